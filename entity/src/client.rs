@@ -1,0 +1,27 @@
+//! An API client: the holder of secrets that trades them for tokens.
+
+use sea_orm::entity::prelude::*;
+
+/// One row of `clients`.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "clients")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub client_id: String,
+    pub name: String,
+    pub description: String,
+    pub enabled: bool,
+    /// JSON array of addresses and CIDRs; empty means any source.
+    pub allowed_ips: String,
+    /// `None` means the server's `token.ttl_seconds`.
+    pub token_ttl_seconds: Option<i32>,
+    pub owner: Option<String>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub last_used_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

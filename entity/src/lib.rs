@@ -1,0 +1,10 @@
+//! sea-orm entities for Tessera's tables.
+
+pub mod api;
+pub mod client;
+pub mod client_role;
+pub mod client_scope;
+pub mod client_secret;
+pub mod role;
+pub mod role_scope;
+pub mod signing_key;

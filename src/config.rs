@@ -1,0 +1,276 @@
+//! Layered configuration: built-in defaults, then a TOML file, then `TESSERA__SECTION__KEY`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use config::{Config, Environment, File, FileFormat};
+use ipnet::IpNet;
+
+use crate::keys::SigningAlgorithm;
+
+/// Why the configuration could not be loaded; printed as one line at start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A key holds a value outside what it allows.
+    #[error("invalid configuration: {key} = {value:?}: {allowed}")]
+    Invalid {
+        key: &'static str,
+        value: String,
+        allowed: &'static str,
+    },
+    /// The file or the environment could not be read at all.
+    #[error("cannot read configuration: {0}")]
+    Source(#[from] config::ConfigError),
+}
+
+/// Every setting Tessera reads, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Listen address (`server.bind`).
+    pub bind: SocketAddr,
+    /// `iss` and base of advertised URLs; `None` means derived from the bound address.
+    pub issuer: Option<String>,
+    /// `database.url`.
+    pub database_url: String,
+    /// `keys.dir`: where the key-encryption key lives.
+    pub keys_dir: PathBuf,
+    /// `keys.algorithm`: algorithm for new signing keys.
+    pub key_algorithm: SigningAlgorithm,
+    /// `token.ttl_seconds`: default access-token lifetime.
+    pub token_ttl: Duration,
+    /// `token.max_ttl_seconds`: upper bound for a per-client lifetime.
+    pub token_max_ttl: Duration,
+    /// `server.trusted_proxies`: peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// `keys.rotate_after`: automatic rotation period.
+    pub rotate_after: Duration,
+    /// `keys.jwks_max_age_seconds`: `Cache-Control: max-age` of the JWKS.
+    pub jwks_max_age: Duration,
+}
+
+const DEFAULTS: &[(&str, &str)] = &[
+    ("server.bind", "127.0.0.1:8080"),
+    ("database.url", "sqlite://data/tessera.db?mode=rwc"),
+    ("keys.dir", "keys"),
+    ("keys.algorithm", "ES256"),
+    ("token.ttl_seconds", "900"),
+    ("token.max_ttl_seconds", "3600"),
+    ("keys.rotate_after", "30d"),
+    ("keys.jwks_max_age_seconds", "300"),
+];
+
+impl Settings {
+    /// Reads defaults, then `file` (if given), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut builder = Config::builder();
+        for (key, value) in DEFAULTS {
+            builder = builder.set_default(*key, *value)?;
+        }
+        if let Some(path) = file {
+            builder = builder.add_source(File::from(path).format(FileFormat::Toml).required(true));
+        }
+        builder = builder.add_source(
+            Environment::with_prefix("TESSERA")
+                .prefix_separator("__")
+                .separator("__")
+                .list_separator(",")
+                .with_list_parse_key("server.trusted_proxies")
+                .try_parsing(false),
+        );
+        Self::from_config(&builder.build()?)
+    }
+
+    fn from_config(cfg: &Config) -> Result<Self, ConfigError> {
+        let bind = parse(cfg, "server.bind", "expected an address such as 127.0.0.1:8080")?;
+        let issuer = match cfg.get_string("issuer").ok().filter(|s| !s.is_empty()) {
+            None => None,
+            Some(value) => Some(validate_issuer(value)?),
+        };
+        let database_url = string(cfg, "database.url")?;
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::Invalid {
+                key: "database.url",
+                value: database_url,
+                allowed: "expected sqlite://PATH or postgres://…",
+            });
+        }
+        let key_algorithm = parse(cfg, "keys.algorithm", "expected one of ES256, RS256, EdDSA")?;
+        let token_ttl = seconds(cfg, "token.ttl_seconds", 60, "expected whole seconds, at least 60")?;
+        let token_max_ttl = seconds(
+            cfg,
+            "token.max_ttl_seconds",
+            60,
+            "expected whole seconds, at least 60",
+        )?;
+        if token_ttl > token_max_ttl {
+            return Err(ConfigError::Invalid {
+                key: "token.ttl_seconds",
+                value: token_ttl.as_secs().to_string(),
+                allowed: "must not exceed token.max_ttl_seconds",
+            });
+        }
+        let jwks_max_age = seconds(
+            cfg,
+            "keys.jwks_max_age_seconds",
+            0,
+            "expected whole seconds",
+        )?;
+        let rotate_after_raw = string(cfg, "keys.rotate_after")?;
+        let rotate_after = parse_duration(&rotate_after_raw)
+            .filter(|d| *d > jwks_max_age)
+            .ok_or(ConfigError::Invalid {
+                key: "keys.rotate_after",
+                value: rotate_after_raw,
+                allowed: "expected a duration such as 30d, 12h, 90m or 3600s, longer than keys.jwks_max_age_seconds",
+            })?;
+        Ok(Settings {
+            bind,
+            issuer,
+            database_url,
+            keys_dir: PathBuf::from(string(cfg, "keys.dir")?),
+            key_algorithm,
+            token_ttl,
+            token_max_ttl,
+            trusted_proxies: trusted_proxies(cfg)?,
+            rotate_after,
+            jwks_max_age,
+        })
+    }
+
+    /// The issuer once the listen address is known (port 0 resolves to the bound port).
+    pub fn issuer_for(&self, bound: SocketAddr) -> String {
+        self.issuer
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"))
+    }
+}
+
+fn string(cfg: &Config, key: &'static str) -> Result<String, ConfigError> {
+    cfg.get_string(key).map_err(|_| ConfigError::Invalid {
+        key,
+        value: String::new(),
+        allowed: "expected a string",
+    })
+}
+
+fn parse<T: FromStr>(
+    cfg: &Config,
+    key: &'static str,
+    allowed: &'static str,
+) -> Result<T, ConfigError> {
+    let value = string(cfg, key)?;
+    value
+        .trim()
+        .parse()
+        .map_err(|_| ConfigError::Invalid {
+            key,
+            value,
+            allowed,
+        })
+}
+
+fn seconds(
+    cfg: &Config,
+    key: &'static str,
+    min: u64,
+    allowed: &'static str,
+) -> Result<Duration, ConfigError> {
+    let value = string(cfg, key)?;
+    match value.trim().parse::<u64>() {
+        Ok(n) if n >= min && n <= 10 * 365 * 86_400 => Ok(Duration::from_secs(n)),
+        _ => Err(ConfigError::Invalid {
+            key,
+            value,
+            allowed,
+        }),
+    }
+}
+
+fn validate_issuer(value: String) -> Result<String, ConfigError> {
+    match url::Url::parse(&value) {
+        Ok(url)
+            if matches!(url.scheme(), "http" | "https")
+                && url.query().is_none()
+                && url.fragment().is_none() =>
+        {
+            Ok(value.trim_end_matches('/').to_owned())
+        }
+        _ => Err(ConfigError::Invalid {
+            key: "issuer",
+            value,
+            allowed: "expected an http(s) URL without query or fragment",
+        }),
+    }
+}
+
+fn trusted_proxies(cfg: &Config) -> Result<Vec<IpNet>, ConfigError> {
+    let raw: Vec<String> = match cfg.get_array("server.trusted_proxies") {
+        Ok(values) => values
+            .into_iter()
+            .map(|v| v.into_string())
+            .collect::<Result<_, _>>()
+            .map_err(|_| ConfigError::Invalid {
+                key: "server.trusted_proxies",
+                value: String::new(),
+                allowed: "expected a list of CIDRs",
+            })?,
+        Err(_) => match cfg.get_string("server.trusted_proxies") {
+            Ok(s) => s.split(',').map(str::to_owned).collect(),
+            Err(_) => Vec::new(),
+        },
+    };
+    raw.iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| ConfigError::Invalid {
+                    key: "server.trusted_proxies",
+                    value: s.to_owned(),
+                    allowed: "expected IPv4/IPv6 addresses or CIDRs such as 10.0.0.0/8",
+                })
+        })
+        .collect()
+}
+
+/// Parses `30d`, `12h`, `90m`, `45s` or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let (digits, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: u64 = digits.parse().ok()?;
+    let factor = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return None,
+    };
+    n.checked_mul(factor)
+        .filter(|secs| *secs > 0)
+        .map(Duration::from_secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30d"), Some(Duration::from_secs(2_592_000)));
+        assert_eq!(parse_duration("90m"), Some(Duration::from_secs(5_400)));
+        assert_eq!(parse_duration("45"), Some(Duration::from_secs(45)));
+        assert_eq!(parse_duration("0d"), None);
+        assert_eq!(parse_duration("3x"), None);
+        assert_eq!(parse_duration(""), None);
+    }
+}

@@ -1,0 +1,80 @@
+//! RFC 8414 metadata and the RFC 7517 JWKS, both served from memory with validators.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::state::AppState;
+use crate::store::Api;
+
+/// The metadata document, serialised.
+pub struct Metadata {
+    /// JSON body.
+    pub body: Vec<u8>,
+    /// Strong validator.
+    pub etag: String,
+}
+
+impl Metadata {
+    /// Renders the document for `issuer` and the current API catalog.
+    pub fn render(issuer: &str, apis: &[Api]) -> Self {
+        let mut scopes: Vec<String> = apis
+            .iter()
+            .flat_map(|a| a.permissions.iter().map(move |p| format!("{}:{p}", a.name)))
+            .collect();
+        scopes.sort();
+        let doc = serde_json::json!({
+            "issuer": issuer,
+            "token_endpoint": format!("{issuer}/oauth2/token"),
+            "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+            "grant_types_supported": ["client_credentials"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "scopes_supported": scopes,
+            "response_types_supported": [],
+        });
+        let body = serde_json::to_vec(&doc).unwrap_or_default();
+        let etag = crate::strong_etag(&body);
+        Metadata { body, etag }
+    }
+}
+
+fn not_modified(req: &HttpRequest, etag: &str) -> bool {
+    req.headers()
+        .get_all(header::IF_NONE_MATCH)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == etag || t == "*")
+}
+
+fn cached(req: &HttpRequest, body: &[u8], etag: &str, cache_control: String) -> HttpResponse {
+    let status = if not_modified(req, etag) {
+        actix_web::http::StatusCode::NOT_MODIFIED
+    } else {
+        actix_web::http::StatusCode::OK
+    };
+    let mut response = HttpResponse::build(status);
+    response
+        .insert_header((header::ETAG, etag.to_owned()))
+        .insert_header((header::CACHE_CONTROL, cache_control))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")));
+    if status == actix_web::http::StatusCode::NOT_MODIFIED {
+        return response.finish();
+    }
+    response
+        .content_type("application/json")
+        .body(body.to_vec())
+}
+
+/// `GET /.well-known/jwks.json`.
+pub async fn jwks(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let ring = state.keys.load();
+    let jwks = ring.jwks();
+    let max_age = state.settings.jwks_max_age.as_secs();
+    cached(&req, &jwks.body, &jwks.etag, format!("public, max-age={max_age}"))
+}
+
+/// `GET /.well-known/oauth-authorization-server` and `/.well-known/openid-configuration`.
+pub async fn metadata(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let doc = state.metadata.load();
+    cached(&req, &doc.body, &doc.etag, "public, max-age=300".to_owned())
+}

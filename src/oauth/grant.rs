@@ -1,0 +1,205 @@
+//! What a token grants (scope negotiation, RFC 8707 narrowing) and the signed RFC 9068 JWT.
+
+use serde::Serialize;
+
+use super::TokenError;
+use crate::keys::SigningKeyRing;
+use crate::store::TokenClient;
+
+/// The outcome of scope negotiation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// Granted scopes, sorted, space-separated.
+    pub scope: String,
+    /// Distinct audiences of the granted scopes' APIs, sorted.
+    pub audiences: Vec<String>,
+}
+
+/// Decides the scopes and audiences of a token for `client`.
+///
+/// - `resources` (RFC 8707) must each be the audience of an API the client holds a scope on;
+///   they narrow the candidates to those APIs.
+/// - No `requested` scope means every candidate; otherwise each must be a candidate.
+pub fn negotiate<'r>(
+    client: &TokenClient,
+    requested: Option<impl Iterator<Item = &'r str>>,
+    resources: &[String],
+) -> Result<Grant, TokenError> {
+    for resource in resources {
+        if !client.scopes.iter().any(|s| &s.audience == resource) {
+            return Err(TokenError::InvalidTarget(format!(
+                "resource {resource:?} is not an API this client holds a scope on"
+            )));
+        }
+    }
+    let in_resources =
+        |aud: &str| resources.is_empty() || resources.iter().any(|r| r == aud);
+    let mut chosen: Vec<&crate::store::GrantedScope> = match requested {
+        None => client
+            .scopes
+            .iter()
+            .filter(|s| in_resources(&s.audience))
+            .collect(),
+        Some(requested) => {
+            let mut chosen = Vec::new();
+            for want in requested {
+                let granted = client
+                    .scopes
+                    .iter()
+                    .find(|s| s.scope == want)
+                    .filter(|s| in_resources(&s.audience))
+                    .ok_or_else(|| {
+                        TokenError::InvalidScope(format!(
+                            "scope {want:?} is not granted to this client{}",
+                            if resources.is_empty() { "" } else { " for the requested resource" }
+                        ))
+                    })?;
+                chosen.push(granted);
+            }
+            chosen
+        }
+    };
+    if chosen.is_empty() {
+        return Err(TokenError::InvalidScope(
+            "this client holds no scope to grant".into(),
+        ));
+    }
+    chosen.sort_by(|a, b| a.scope.cmp(&b.scope));
+    chosen.dedup_by(|a, b| a.scope == b.scope);
+    let mut audiences: Vec<String> = chosen.iter().map(|s| s.audience.clone()).collect();
+    audiences.sort();
+    audiences.dedup();
+    let scope = chosen
+        .iter()
+        .map(|s| s.scope.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    Ok(Grant { scope, audiences })
+}
+
+/// An issued access token and what the response says about it.
+#[derive(Debug)]
+pub struct IssuedAccessToken {
+    /// The compact JWS.
+    pub access_token: String,
+    /// Lifetime in seconds.
+    pub expires_in: u32,
+    /// Granted scopes.
+    pub scope: String,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Audience<'a> {
+    One(&'a str),
+    Many(&'a [String]),
+}
+
+/// RFC 9068 claims; times are integers (NumericDate), which josekit's setters would not give.
+#[derive(Serialize)]
+struct AccessTokenClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: Audience<'a>,
+    client_id: &'a str,
+    scope: &'a str,
+    iat: i64,
+    nbf: i64,
+    exp: i64,
+    jti: &'a str,
+}
+
+/// Signs an access token for `client_id` with the key that signs at `now` (unix seconds).
+pub fn sign_access_token(
+    ring: &SigningKeyRing,
+    issuer: &str,
+    client_id: &str,
+    grant: &Grant,
+    ttl_seconds: u32,
+    now: i64,
+) -> Result<IssuedAccessToken, TokenError> {
+    let key = ring.signer_at(now).ok_or_else(|| {
+        tracing::error!("no signing key is active");
+        TokenError::ServerError
+    })?;
+    let jti = crate::secret::random_token(16);
+    let aud = match grant.audiences.as_slice() {
+        [one] => Audience::One(one),
+        many => Audience::Many(many),
+    };
+    let claims = AccessTokenClaims {
+        iss: issuer,
+        sub: client_id,
+        aud,
+        client_id,
+        scope: &grant.scope,
+        iat: now,
+        nbf: now,
+        exp: now + i64::from(ttl_seconds),
+        jti: &jti,
+    };
+    let claims = serde_json::to_vec(&claims).map_err(|_| TokenError::ServerError)?;
+    let access_token = key.sign(&claims).map_err(|e| {
+        tracing::error!(error = %e, kid = %key.kid, "signing failed");
+        TokenError::ServerError
+    })?;
+    Ok(IssuedAccessToken {
+        access_token,
+        expires_in: ttl_seconds,
+        scope: grant.scope.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::GrantedScope;
+
+    fn client() -> TokenClient {
+        let g = |scope: &str, audience: &str| GrantedScope {
+            scope: scope.into(),
+            audience: audience.into(),
+        };
+        TokenClient {
+            client_id: "c".into(),
+            enabled: true,
+            token_ttl_seconds: None,
+            scopes: vec![
+                g("audit:read", "https://audit"),
+                g("orders:read", "https://orders"),
+                g("orders:write", "https://orders"),
+            ],
+            secrets: vec![],
+        }
+    }
+
+    fn none() -> Option<std::str::Split<'static, char>> {
+        None
+    }
+
+    #[test]
+    fn no_scope_means_everything_granted() {
+        let g = negotiate(&client(), none(), &[]).unwrap();
+        assert_eq!(g.scope, "audit:read orders:read orders:write");
+        assert_eq!(g.audiences, ["https://audit", "https://orders"]);
+    }
+
+    #[test]
+    fn resource_narrows_scopes_and_audience() {
+        let g = negotiate(&client(), none(), &["https://orders".into()]).unwrap();
+        assert_eq!(g.scope, "orders:read orders:write");
+        assert_eq!(g.audiences, ["https://orders"]);
+        let err = negotiate(&client(), Some("audit:read".split(' ')), &["https://orders".into()]);
+        assert_eq!(err.unwrap_err().code(), "invalid_scope");
+        let err = negotiate(&client(), none(), &["https://unknown".into()]);
+        assert_eq!(err.unwrap_err().code(), "invalid_target");
+    }
+
+    #[test]
+    fn requested_scopes_must_be_granted() {
+        let g = negotiate(&client(), Some("orders:read orders:read".split(' ')), &[]).unwrap();
+        assert_eq!(g.scope, "orders:read");
+        let err = negotiate(&client(), Some("admin:write".split(' ')), &[]).unwrap_err();
+        assert_eq!(err.code(), "invalid_scope");
+    }
+}

@@ -1,0 +1,91 @@
+//! OAuth 2.0 endpoints: token, discovery and JWKS.
+
+pub mod discovery;
+mod error;
+mod flow;
+mod grant;
+mod request;
+
+pub use error::{TokenError, no_store};
+pub use flow::issue_token;
+pub use grant::{Grant, IssuedAccessToken, negotiate, sign_access_token};
+pub use request::{AuthMethod, Credentials, TokenRequest};
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::StreamExt;
+use serde::Serialize;
+
+use crate::state::AppState;
+
+/// Token, introspection and revocation bodies are small forms.
+pub const TOKEN_BODY_LIMIT: usize = 16 * 1024;
+
+#[derive(Serialize)]
+struct TokenResponse<'a> {
+    access_token: &'a str,
+    token_type: &'static str,
+    expires_in: u32,
+    scope: &'a str,
+}
+
+/// `POST /oauth2/token`: the client-credentials grant.
+pub async fn token(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, TokenError> {
+    let body = read_body(&req, payload, TOKEN_BODY_LIMIT).await?;
+    let headers = req.headers();
+    let request = TokenRequest::parse(
+        headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()),
+        headers
+            .get_all(header::AUTHORIZATION)
+            .map(|v| v.as_bytes()),
+        &body,
+    )?;
+    let issued = issue_token(&state, request).await?;
+    let mut response = HttpResponse::Ok();
+    no_store(&mut response);
+    Ok(response.json(TokenResponse {
+        access_token: &issued.access_token,
+        token_type: "Bearer",
+        expires_in: issued.expires_in,
+        scope: &issued.scope,
+    }))
+}
+
+/// Reads at most `limit` bytes of body; more is `413` before the rest is read.
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<web::BytesMut, TokenError> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(TokenError::PayloadTooLarge(limit));
+    }
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(256).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| TokenError::invalid_request("the request body could not be read"))?;
+        if body.len() + chunk.len() > limit {
+            return Err(TokenError::PayloadTooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// `405` for other methods on OAuth endpoints, in the RFC 6749 error shape.
+pub async fn method_not_allowed() -> HttpResponse {
+    let mut response = HttpResponse::MethodNotAllowed();
+    no_store(&mut response);
+    response.insert_header((header::ALLOW, "POST")).json(serde_json::json!({
+        "error": "invalid_request",
+        "error_description": "use POST",
+    }))
+}

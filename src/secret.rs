@@ -1,0 +1,223 @@
+//! Client secrets: generation, argon2id hashing, and verification off the async reactor.
+
+use std::fmt;
+use std::sync::Arc;
+use std::thread;
+
+use argon2::password_hash::phc::PasswordHash;
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHasher, Version};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use rand::RngCore;
+use subtle::ConstantTimeEq;
+use tokio::sync::oneshot;
+use zeroize::Zeroizing;
+
+/// Prefix of every secret, so secret scanners can spot a leaked one.
+pub const SECRET_PREFIX: &str = "tsk_";
+
+/// `n` random bytes as base64url without padding.
+pub fn random_token(n: usize) -> String {
+    let mut bytes = vec![0u8; n];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A plaintext client secret: exists only between generation and the one response that shows it.
+pub struct ClientSecret(Zeroizing<String>);
+
+impl ClientSecret {
+    /// 256 random bits, base64url, behind [`SECRET_PREFIX`].
+    pub fn generate() -> Self {
+        ClientSecret(Zeroizing::new(format!(
+            "{SECRET_PREFIX}{}",
+            random_token(32)
+        )))
+    }
+
+    /// The secret itself, for the single response that hands it out.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Prefix and last four characters: what lists may show.
+    pub fn masked(&self) -> String {
+        let tail = &self.0[self.0.len() - 4..];
+        format!("{SECRET_PREFIX}…{tail}")
+    }
+
+    /// Hashes the secret with argon2id at the OWASP parameters (m = 19 MiB, t = 2, p = 1).
+    pub fn hash(&self) -> ClientSecretHash {
+        let hash = Argon2::default()
+            .hash_password(self.0.as_bytes())
+            .expect("argon2 with default parameters and a random salt cannot fail");
+        ClientSecretHash(hash.to_string())
+    }
+}
+
+impl fmt::Debug for ClientSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClientSecret(…)")
+    }
+}
+
+/// An argon2id PHC string as stored in the database.
+#[derive(Clone)]
+pub struct ClientSecretHash(pub String);
+
+impl fmt::Debug for ClientSecretHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClientSecretHash(…)")
+    }
+}
+
+/// A stored hash parsed once, so verification does no parsing.
+pub struct VerifiableHash {
+    params: Params,
+    salt: Vec<u8>,
+    expected: Vec<u8>,
+}
+
+impl fmt::Debug for VerifiableHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("VerifiableHash(…)")
+    }
+}
+
+impl VerifiableHash {
+    /// Parses an argon2id (v19) PHC string; `None` for anything else.
+    pub fn parse(phc: &str) -> Option<Self> {
+        let hash = PasswordHash::new(phc).ok()?;
+        if hash.algorithm.as_str() != "argon2id" || hash.version.is_some_and(|v| v != 0x13) {
+            return None;
+        }
+        let params = Params::try_from(&hash).ok()?;
+        Some(VerifiableHash {
+            params,
+            salt: hash.salt?.to_vec(),
+            expected: hash.hash?.as_bytes().to_vec(),
+        })
+    }
+
+    /// A hash that no secret matches, costing the same to check: used for unknown client ids
+    /// so the response time does not tell which ids exist.
+    pub fn decoy() -> Self {
+        let mut salt = vec![0u8; 16];
+        let mut expected = vec![0u8; 32];
+        rand::rng().fill_bytes(&mut salt);
+        rand::rng().fill_bytes(&mut expected);
+        VerifiableHash {
+            params: Params::default(),
+            salt,
+            expected,
+        }
+    }
+
+    fn verify_with(&self, secret: &[u8], memory: &mut Vec<Block>) -> bool {
+        let blocks = self.params.block_count();
+        if memory.len() < blocks {
+            memory.resize(blocks, Block::default());
+        }
+        let mut out = Zeroizing::new(vec![0u8; self.expected.len()]);
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone());
+        match argon.hash_password_into_with_memory(secret, &self.salt, &mut out, &mut memory[..blocks])
+        {
+            Ok(()) => out.ct_eq(&self.expected).into(),
+            Err(_) => false,
+        }
+    }
+}
+
+/// Why a verification could not be run.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// Every worker is busy and the queue is full.
+    #[error("secret verification queue is full")]
+    Busy,
+    /// The pool has shut down.
+    #[error("secret verification pool is gone")]
+    Closed,
+}
+
+struct Job {
+    hashes: Vec<Arc<VerifiableHash>>,
+    secret: Zeroizing<Vec<u8>>,
+    reply: oneshot::Sender<Option<usize>>,
+}
+
+/// A fixed pool of threads, one a core, each reusing its own argon2 memory: argon2 never runs on
+/// an async worker, and memory stays at threads × 19 MiB however many requests wait.
+#[derive(Clone)]
+pub struct Argon2Pool {
+    jobs: Sender<Job>,
+}
+
+impl Argon2Pool {
+    /// Starts `threads` workers behind a queue of `queue` pending verifications.
+    pub fn start(threads: usize, queue: usize) -> Self {
+        let (jobs, rx) = crossbeam_channel::bounded::<Job>(queue);
+        for i in 0..threads.max(1) {
+            let rx: Receiver<Job> = rx.clone();
+            thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || {
+                    let mut memory = Vec::new();
+                    for job in rx {
+                        let found = job
+                            .hashes
+                            .iter()
+                            .position(|h| h.verify_with(&job.secret, &mut memory));
+                        let _ = job.reply.send(found);
+                    }
+                })
+                .expect("spawning an argon2 worker thread");
+        }
+        Argon2Pool { jobs }
+    }
+
+    /// Checks `secret` against each hash in turn; the index of the first that matches.
+    pub async fn verify(
+        &self,
+        hashes: Vec<Arc<VerifiableHash>>,
+        secret: &[u8],
+    ) -> Result<Option<usize>, VerifyError> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            hashes,
+            secret: Zeroizing::new(secret.to_vec()),
+            reply,
+        };
+        match self.jobs.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Err(VerifyError::Busy),
+            Err(TrySendError::Disconnected(_)) => return Err(VerifyError::Closed),
+        }
+        answer.await.map_err(|_| VerifyError::Closed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_long_prefixed_and_masked() {
+        let s = ClientSecret::generate();
+        assert!(s.expose().starts_with(SECRET_PREFIX));
+        assert_eq!(s.expose().len(), SECRET_PREFIX.len() + 43);
+        assert!(s.masked().ends_with(&s.expose()[s.expose().len() - 4..]));
+        assert!(!format!("{s:?}").contains(s.expose()));
+    }
+
+    #[tokio::test]
+    async fn pool_verifies_only_the_right_secret() {
+        let s = ClientSecret::generate();
+        let hash = Arc::new(VerifiableHash::parse(&s.hash().0).unwrap());
+        let decoy = Arc::new(VerifiableHash::decoy());
+        let pool = Argon2Pool::start(1, 4);
+        let both = vec![decoy.clone(), hash.clone()];
+        assert_eq!(pool.verify(both.clone(), s.expose().as_bytes()).await.unwrap(), Some(1));
+        assert_eq!(pool.verify(both, b"tsk_wrong").await.unwrap(), None);
+    }
+}

@@ -1,0 +1,178 @@
+//! What the token path knows of a client, read from memory and loaded on a miss.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use entity::{client, client_role, client_scope, client_secret, role_scope};
+use moka::future::Cache;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+
+use super::StoreError;
+use crate::secret::VerifiableHash;
+
+/// A scope a client holds, with the audience of its API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantedScope {
+    /// `{api}:{permission}`.
+    pub scope: String,
+    /// The API's audience URI.
+    pub audience: String,
+}
+
+/// A secret of a client, parsed for verification.
+#[derive(Debug, Clone)]
+pub struct StoredSecret {
+    /// The secret's id.
+    pub secret_id: String,
+    /// Its argon2id hash.
+    pub hash: Arc<VerifiableHash>,
+    /// Unix seconds after which it is refused.
+    pub expires_at: Option<i64>,
+}
+
+/// Everything the token endpoint needs about one client.
+#[derive(Debug)]
+pub struct TokenClient {
+    /// The client's id.
+    pub client_id: String,
+    /// Disabled clients get `invalid_client`.
+    pub enabled: bool,
+    /// Token lifetime in seconds; `None` follows `token.ttl_seconds`.
+    pub token_ttl_seconds: Option<u32>,
+    /// Direct and role scopes, sorted by scope, no duplicates.
+    pub scopes: Vec<GrantedScope>,
+    /// Its secrets.
+    pub secrets: Vec<StoredSecret>,
+}
+
+impl TokenClient {
+    /// Secrets that have not expired at `now` (unix seconds).
+    pub fn live_secrets(&self, now: i64) -> impl Iterator<Item = &StoredSecret> {
+        self.secrets
+            .iter()
+            .filter(move |s| s.expires_at.is_none_or(|e| now < e))
+    }
+}
+
+/// Loads one client for the token path: a handful of indexed queries, only on a cache miss.
+pub async fn load_token_client(
+    db: &DatabaseConnection,
+    client_id: &str,
+) -> Result<Option<TokenClient>, StoreError> {
+    let Some(model) = client::Entity::find_by_id(client_id).one(db).await? else {
+        return Ok(None);
+    };
+    let mut scopes: BTreeSet<(String, String)> = client_scope::Entity::find()
+        .filter(client_scope::Column::ClientId.eq(client_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|s| (s.api_name, s.permission))
+        .collect();
+    let roles: Vec<String> = client_role::Entity::find()
+        .filter(client_role::Column::ClientId.eq(client_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| r.role_name)
+        .collect();
+    if !roles.is_empty() {
+        scopes.extend(
+            role_scope::Entity::find()
+                .filter(role_scope::Column::RoleName.is_in(roles))
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|s| (s.api_name, s.permission)),
+        );
+    }
+    let audiences: BTreeMap<String, String> =
+        super::clients::audiences(db, scopes.iter().map(|(api, _)| api.clone())).await?;
+    let scopes = scopes
+        .into_iter()
+        .filter_map(|(api, permission)| {
+            audiences.get(&api).map(|aud| GrantedScope {
+                scope: format!("{api}:{permission}"),
+                audience: aud.clone(),
+            })
+        })
+        .collect();
+    let secrets = client_secret::Entity::find()
+        .filter(client_secret::Column::ClientId.eq(client_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|s| {
+            // A hash we cannot parse can never verify; skip it rather than fail the client.
+            let hash = VerifiableHash::parse(&s.secret_hash)?;
+            Some(StoredSecret {
+                secret_id: s.secret_id,
+                hash: Arc::new(hash),
+                expires_at: s.expires_at.map(|t| t.timestamp()),
+            })
+        })
+        .collect();
+    Ok(Some(TokenClient {
+        client_id: model.client_id,
+        enabled: model.enabled,
+        token_ttl_seconds: model.token_ttl_seconds.and_then(|t| u32::try_from(t).ok()),
+        scopes,
+        secrets,
+    }))
+}
+
+/// A bounded cache of the clients in use, so a token request reads no database when warm.
+///
+/// Entries live a few seconds: until admin changes invalidate them explicitly, that bounds how
+/// long a change made by another process (the CLI) takes to reach the token path. Unknown ids
+/// are not cached, so a client created elsewhere is usable at once.
+#[derive(Clone)]
+pub struct ClientDirectory {
+    db: DatabaseConnection,
+    cache: Cache<String, Arc<TokenClient>>,
+}
+
+impl ClientDirectory {
+    /// A directory over `db` holding at most `capacity` clients for `ttl` each.
+    pub fn new(db: DatabaseConnection, capacity: u64, ttl: Duration) -> Self {
+        ClientDirectory {
+            db,
+            cache: Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(ttl)
+                .build(),
+        }
+    }
+
+    /// The client, from memory or loaded once (concurrent misses share one load).
+    pub async fn get(&self, client_id: &str) -> Result<Option<Arc<TokenClient>>, StoreError> {
+        if let Some(hit) = self.cache.get(client_id).await {
+            return Ok(Some(hit));
+        }
+        let db = self.db.clone();
+        let id = client_id.to_owned();
+        let loaded = self
+            .cache
+            .try_get_with(client_id.to_owned(), async move {
+                match load_token_client(&db, &id).await {
+                    Ok(Some(c)) => Ok(Arc::new(c)),
+                    Ok(None) => Err(None),
+                    Err(e) => Err(Some(e.to_string())),
+                }
+            })
+            .await;
+        match loaded {
+            Ok(client) => Ok(Some(client)),
+            Err(e) => match e.as_ref() {
+                None => Ok(None),
+                Some(msg) => Err(StoreError::Db(sea_orm::DbErr::Custom(msg.clone()))),
+            },
+        }
+    }
+
+    /// Drops a client from memory so its next request reloads it.
+    pub async fn invalidate(&self, client_id: &str) {
+        self.cache.invalidate(client_id).await;
+    }
+}

@@ -1,0 +1,94 @@
+//! Stored signing keys: listing, rotation and the first key.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use entity::signing_key;
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
+
+use super::StoreError;
+use super::apis::now;
+use crate::keys::{
+    KeyEncryptionKey, KeyState, KeyStatus, SigningAlgorithm, generate_signing_key, key_timeline,
+    prepublication,
+};
+
+/// Every stored key.
+pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<signing_key::Model>, StoreError> {
+    Ok(signing_key::Entity::find().all(db).await?)
+}
+
+/// Every key's state at `now`, in activation order.
+pub async fn statuses(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    max_ttl: Duration,
+) -> Result<Vec<KeyStatus>, StoreError> {
+    let rows = all(db)
+        .await?
+        .into_iter()
+        .map(|k| (k.kid, k.algorithm, k.created_at, k.activates_at))
+        .collect();
+    Ok(key_timeline(rows, now, max_ttl))
+}
+
+async fn insert(
+    db: &impl ConnectionTrait,
+    algorithm: SigningAlgorithm,
+    kek: &KeyEncryptionKey,
+    activates_at: DateTime<Utc>,
+) -> Result<String, StoreError> {
+    let key = generate_signing_key(algorithm, kek)?;
+    signing_key::ActiveModel {
+        kid: Set(key.kid.clone()),
+        algorithm: Set(key.algorithm.as_str().to_owned()),
+        public_jwk: Set(key.public_jwk),
+        private_jwe: Set(key.private_jwe),
+        created_at: Set(now()),
+        activates_at: Set(activates_at),
+    }
+    .insert(db)
+    .await?;
+    Ok(key.kid)
+}
+
+/// Makes a first signing key if no key signs now (a new database).
+pub async fn ensure_signing_key(
+    db: &impl ConnectionTrait,
+    algorithm: SigningAlgorithm,
+    kek: &KeyEncryptionKey,
+    max_ttl: Duration,
+) -> Result<(), StoreError> {
+    let now = now();
+    let statuses = statuses(db, now, max_ttl).await?;
+    if !statuses.iter().any(|k| k.state == KeyState::Signing) {
+        let kid = insert(db, algorithm, kek, now).await?;
+        tracing::info!(%kid, alg = %algorithm, "generated first signing key");
+    }
+    Ok(())
+}
+
+/// Adds a `next` key, published at once and signing after one JWKS cache lifetime (or at
+/// once with `immediately`, for emergencies). Returns its status.
+pub async fn rotate(
+    db: &impl ConnectionTrait,
+    algorithm: SigningAlgorithm,
+    kek: &KeyEncryptionKey,
+    jwks_max_age: Duration,
+    max_ttl: Duration,
+    immediately: bool,
+) -> Result<KeyStatus, StoreError> {
+    let now = now();
+    let activates_at = if immediately {
+        now
+    } else {
+        now + prepublication(jwks_max_age)
+    };
+    let kid = insert(db, algorithm, kek, activates_at).await?;
+    tracing::info!(%kid, alg = %algorithm, %activates_at, "rotated signing key");
+    statuses(db, now, max_ttl)
+        .await?
+        .into_iter()
+        .find(|k| k.kid == kid)
+        .ok_or_else(|| StoreError::NotFound(format!("key {kid}")))
+}

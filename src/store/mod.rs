@@ -1,0 +1,101 @@
+//! Repositories over sea-orm, and the in-memory caches the token path reads.
+
+pub mod apis;
+pub mod clients;
+pub mod directory;
+pub mod keys;
+
+use std::path::Path;
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+
+pub use apis::{Api, NewApi};
+pub use clients::{Client, NewClient};
+pub use directory::{ClientDirectory, GrantedScope, StoredSecret, TokenClient};
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed.
+    #[error("database error: {0}")]
+    Db(#[from] DbErr),
+    /// The named object does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// A unique name or audience is taken.
+    #[error("{field}: {message}")]
+    Conflict {
+        field: &'static str,
+        message: String,
+    },
+    /// Input failed validation; names the field.
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    /// Key generation or sealing failed.
+    #[error(transparent)]
+    Key(#[from] crate::keys::KeyError),
+}
+
+impl StoreError {
+    pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        StoreError::Invalid {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+/// Opens the database: SQLite in WAL mode with a small pool, or PostgreSQL.
+pub async fn connect(url: &str) -> Result<DatabaseConnection, StoreError> {
+    let sqlite = url.starts_with("sqlite:");
+    if sqlite {
+        create_sqlite_parent(url)?;
+    }
+    let mut opts = ConnectOptions::new(url.to_owned());
+    opts.max_connections(if sqlite { 8 } else { 16 })
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .test_before_acquire(false)
+        .sqlx_logging(false);
+    if sqlite {
+        // sea-orm leaves SQLite in rollback-journal mode; WAL lets readers run beside a writer.
+        opts.map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+        });
+    }
+    Ok(Database::connect(opts).await?)
+}
+
+fn create_sqlite_parent(url: &str) -> Result<(), StoreError> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.starts_with(':') {
+        return Ok(());
+    }
+    if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            StoreError::Db(DbErr::Custom(format!(
+                "cannot create {}: {e}",
+                parent.display()
+            )))
+        })?;
+    }
+    Ok(())
+}
+
+/// Applies pending migrations.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), StoreError> {
+    Migrator::up(db, None).await?;
+    Ok(())
+}
