@@ -94,11 +94,21 @@ impl Tessera {
 
     /// Starts `tessera serve` and waits for its address.
     pub fn serve(&self) -> Server {
-        self.try_serve().unwrap_or_else(|log| panic!("server did not start:\n{log}"))
+        self.serve_with(&[])
+    }
+
+    /// Starts `tessera ARGS… serve` (e.g. `--config FILE`) and waits for its address.
+    pub fn serve_with(&self, args: &[&str]) -> Server {
+        self.try_serve_with(args)
+            .unwrap_or_else(|log| panic!("server did not start:\n{log}"))
     }
 
     /// Starts `tessera serve`; on failure returns what it wrote to stderr.
     pub fn try_serve(&self) -> Result<Server, String> {
+        self.try_serve_with(&[])
+    }
+
+    fn try_serve_with(&self, args: &[&str]) -> Result<Server, String> {
         let log_path = self
             .dir
             .path()
@@ -106,6 +116,7 @@ impl Tessera {
         let log = std::fs::File::create(&log_path).expect("log file");
         let mut child = self
             .command()
+            .args(args)
             .arg("serve")
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
