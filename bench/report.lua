@@ -1,0 +1,42 @@
+-- wrk script for bench/run.sh.
+-- Env: BENCH_METHOD (POST|GET), BENCH_BODY (form body), BENCH_AUTHS (Authorization header
+-- values separated by "|": requests cycle through them, one client each).
+local method = os.getenv("BENCH_METHOD") or "GET"
+local body = os.getenv("BENCH_BODY") or ""
+local auths = {}
+for a in string.gmatch(os.getenv("BENCH_AUTHS") or "", "[^|]+") do
+  table.insert(auths, a)
+end
+
+local threads = {}
+function setup(thread)
+  thread:set("id", #threads)
+  table.insert(threads, thread)
+end
+
+local counter = 0
+function init(args)
+  counter = id * 7919
+  wrk.method = method
+  if method == "POST" then
+    wrk.body = body
+    wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+  end
+end
+
+function request()
+  if #auths > 0 then
+    counter = counter + 1
+    wrk.headers["Authorization"] = auths[(counter % #auths) + 1]
+  end
+  return wrk.format()
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  local secs = summary.duration / 1e6
+  io.write(string.format(
+    "RESULT rps=%.0f p50_ms=%.2f p99_ms=%.2f max_ms=%.1f requests=%d non2xx=%d sock_errors=%d\n",
+    summary.requests / secs, latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    latency.max / 1000, summary.requests, e.status, e.connect + e.read + e.write + e.timeout))
+end
