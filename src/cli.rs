@@ -203,7 +203,13 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             } else {
                 for c in clients {
                     let state = if c.enabled { "enabled" } else { "disabled" };
-                    println!("{}  {}  {}  {}", c.client_id, state, c.name, c.scopes.join(" "));
+                    println!(
+                        "{}  {}  {}  {}",
+                        c.client_id,
+                        state,
+                        c.name,
+                        c.scopes.join(" ")
+                    );
                 }
             }
         }
@@ -225,7 +231,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             if output.json {
                 print_json(&api);
             } else {
-                println!("{}  {}  {}", api.name, api.audience, api.permissions.join(","));
+                println!(
+                    "{}  {}  {}",
+                    api.name,
+                    api.audience,
+                    api.permissions.join(",")
+                );
             }
         }
         Command::Apis(ApisCommand::List { output }) => {

@@ -83,7 +83,11 @@ impl Settings {
     }
 
     fn from_config(cfg: &Config) -> Result<Self, ConfigError> {
-        let bind = parse(cfg, "server.bind", "expected an address such as 127.0.0.1:8080")?;
+        let bind = parse(
+            cfg,
+            "server.bind",
+            "expected an address such as 127.0.0.1:8080",
+        )?;
         let issuer = match cfg.get_string("issuer").ok().filter(|s| !s.is_empty()) {
             None => None,
             Some(value) => Some(validate_issuer(value)?),
@@ -100,7 +104,12 @@ impl Settings {
             });
         }
         let key_algorithm = parse(cfg, "keys.algorithm", "expected one of ES256, RS256, EdDSA")?;
-        let token_ttl = seconds(cfg, "token.ttl_seconds", 60, "expected whole seconds, at least 60")?;
+        let token_ttl = seconds(
+            cfg,
+            "token.ttl_seconds",
+            60,
+            "expected whole seconds, at least 60",
+        )?;
         let token_max_ttl = seconds(
             cfg,
             "token.max_ttl_seconds",
@@ -164,14 +173,11 @@ fn parse<T: FromStr>(
     allowed: &'static str,
 ) -> Result<T, ConfigError> {
     let value = string(cfg, key)?;
-    value
-        .trim()
-        .parse()
-        .map_err(|_| ConfigError::Invalid {
-            key,
-            value,
-            allowed,
-        })
+    value.trim().parse().map_err(|_| ConfigError::Invalid {
+        key,
+        value,
+        allowed,
+    })
 }
 
 fn seconds(

@@ -15,5 +15,8 @@ use sha2::{Digest, Sha256};
 
 /// A strong HTTP validator for a response body: a quoted, truncated SHA-256.
 pub fn strong_etag(body: &[u8]) -> String {
-    format!("\"{}\"", URL_SAFE_NO_PAD.encode(&Sha256::digest(body)[..16]))
+    format!(
+        "\"{}\"",
+        URL_SAFE_NO_PAD.encode(&Sha256::digest(body)[..16])
+    )
 }

@@ -121,8 +121,12 @@ impl VerifiableHash {
         }
         let mut out = Zeroizing::new(vec![0u8; self.expected.len()]);
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone());
-        match argon.hash_password_into_with_memory(secret, &self.salt, &mut out, &mut memory[..blocks])
-        {
+        match argon.hash_password_into_with_memory(
+            secret,
+            &self.salt,
+            &mut out,
+            &mut memory[..blocks],
+        ) {
             Ok(()) => out.ct_eq(&self.expected).into(),
             Err(_) => false,
         }
@@ -217,7 +221,12 @@ mod tests {
         let decoy = Arc::new(VerifiableHash::decoy());
         let pool = Argon2Pool::start(1, 4);
         let both = vec![decoy.clone(), hash.clone()];
-        assert_eq!(pool.verify(both.clone(), s.expose().as_bytes()).await.unwrap(), Some(1));
+        assert_eq!(
+            pool.verify(both.clone(), s.expose().as_bytes())
+                .await
+                .unwrap(),
+            Some(1)
+        );
         assert_eq!(pool.verify(both, b"tsk_wrong").await.unwrap(), None);
     }
 }

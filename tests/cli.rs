@@ -25,7 +25,13 @@ fn clients_create_shows_the_secret_once() {
     let t = Tessera::new();
     t.create_api("orders", "https://api.example.com/orders", "read,write");
     let created = t.cli_json(&[
-        "clients", "create", "--name", "billing", "--description", "sync", "--scopes",
+        "clients",
+        "create",
+        "--name",
+        "billing",
+        "--description",
+        "sync",
+        "--scopes",
         "orders:write orders:read",
     ]);
     let secret = created["client_secret"].as_str().unwrap();
@@ -52,18 +58,60 @@ fn invalid_input_is_refused_with_the_field_named() {
     let t = Tessera::new();
     t.create_api("audit", "https://api.example.com/audit", "read");
     let cases: &[(&[&str], &str)] = &[
-        (&["apis", "create", "--name", "Bad Name", "--audience", "https://x"], "name"),
-        (&["apis", "create", "--name", "x", "--audience", "not a uri"], "audience"),
         (
-            &["apis", "create", "--name", "x", "--audience", "https://x", "--permissions", "delete"],
+            &[
+                "apis",
+                "create",
+                "--name",
+                "Bad Name",
+                "--audience",
+                "https://x",
+            ],
+            "name",
+        ),
+        (
+            &["apis", "create", "--name", "x", "--audience", "not a uri"],
+            "audience",
+        ),
+        (
+            &[
+                "apis",
+                "create",
+                "--name",
+                "x",
+                "--audience",
+                "https://x",
+                "--permissions",
+                "delete",
+            ],
             "permissions",
         ),
         (
-            &["apis", "create", "--name", "audit", "--audience", "https://other"],
+            &[
+                "apis",
+                "create",
+                "--name",
+                "audit",
+                "--audience",
+                "https://other",
+            ],
             "name",
         ),
-        (&["clients", "create", "--name", "c", "--scopes", "audit:write"], "scopes"),
-        (&["clients", "create", "--name", "c", "--scopes", "nope:read"], "scopes"),
+        (
+            &[
+                "clients",
+                "create",
+                "--name",
+                "c",
+                "--scopes",
+                "audit:write",
+            ],
+            "scopes",
+        ),
+        (
+            &["clients", "create", "--name", "c", "--scopes", "nope:read"],
+            "scopes",
+        ),
         (&["clients", "create", "--name", " "], "name"),
     ];
     for (args, field) in cases {
@@ -87,7 +135,11 @@ fn a_bad_configuration_value_is_one_clear_line() {
         ("TESSERA__TOKEN__TTL_SECONDS", "7200", "token.ttl_seconds"),
         ("TESSERA__SERVER__BIND", "localhost", "server.bind"),
         ("TESSERA__KEYS__ROTATE_AFTER", "soon", "keys.rotate_after"),
-        ("TESSERA__SERVER__TRUSTED_PROXIES", "10.0.0.0/33", "server.trusted_proxies"),
+        (
+            "TESSERA__SERVER__TRUSTED_PROXIES",
+            "10.0.0.0/33",
+            "server.trusted_proxies",
+        ),
         ("TESSERA__DATABASE__URL", "mysql://x", "database.url"),
         ("TESSERA__ISSUER", "ftp://x", "issuer"),
     ];
@@ -101,7 +153,10 @@ fn a_bad_configuration_value_is_one_clear_line() {
         assert_eq!(lines.len(), 1, "{key}: {err}");
         assert!(lines[0].contains(name), "{err}");
         assert!(lines[0].contains(value), "{err}");
-        assert!(!t.path().join("tessera.db").exists(), "nothing done on bad config");
+        assert!(
+            !t.path().join("tessera.db").exists(),
+            "nothing done on bad config"
+        );
     }
 }
 

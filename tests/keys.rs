@@ -123,7 +123,10 @@ async fn rotation_publishes_the_next_key_before_it_signs() {
             )
         })
         .collect();
-    assert!(states.contains(&(old_kid, "verifying".into())), "{states:?}");
+    assert!(
+        states.contains(&(old_kid, "verifying".into())),
+        "{states:?}"
+    );
     assert!(states.contains(&(new_kid, "signing".into())), "{states:?}");
 }
 

@@ -125,7 +125,12 @@ impl MigrationTrait for Migration {
                 .col(text(Apis::Name).primary_key())
                 .col(text(Apis::Audience).unique_key())
                 .col(text(Apis::Permissions))
-                .col(ColumnDef::new(Apis::Builtin).boolean().not_null().default(false))
+                .col(
+                    ColumnDef::new(Apis::Builtin)
+                        .boolean()
+                        .not_null()
+                        .default(false),
+                )
                 .col(time(Apis::CreatedAt))
                 .to_owned(),
         )

@@ -44,14 +44,15 @@ impl KeyEncryptionKey {
         let bad = |why: &str| KeyError::KekFile(path.to_owned(), why.to_owned());
         let value: serde_json::Value =
             serde_json::from_slice(bytes).map_err(|_| bad("not a JSON Web Key"))?;
-        let id = value["kid"].as_str().ok_or_else(|| bad("no kid"))?.to_owned();
+        let id = value["kid"]
+            .as_str()
+            .ok_or_else(|| bad("no kid"))?
+            .to_owned();
         let key = value["k"]
             .as_str()
             .and_then(|k| URL_SAFE_NO_PAD.decode(k).ok())
             .ok_or_else(|| bad("no base64url k"))?;
-        let bytes: [u8; 32] = key
-            .try_into()
-            .map_err(|_| bad("k is not 256 bits"))?;
+        let bytes: [u8; 32] = key.try_into().map_err(|_| bad("k is not 256 bits"))?;
         Ok(KeyEncryptionKey { id, bytes })
     }
 

@@ -15,7 +15,7 @@ use josekit::jwk::alg::ed::EdCurve;
 use josekit::jws::{ES256, EdDSA, JwsSigner, RS256};
 
 pub use kek::KeyEncryptionKey;
-pub use ring::{Jwks, SigningKeyRing, SigningKey};
+pub use ring::{Jwks, SigningKey, SigningKeyRing};
 
 /// Errors of key handling.
 #[derive(Debug, thiserror::Error)]

@@ -56,7 +56,10 @@ fn cached(req: &HttpRequest, body: &[u8], etag: &str, cache_control: String) -> 
     response
         .insert_header((header::ETAG, etag.to_owned()))
         .insert_header((header::CACHE_CONTROL, cache_control))
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")));
+        .insert_header((
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ));
     if status == actix_web::http::StatusCode::NOT_MODIFIED {
         return response.finish();
     }
@@ -70,7 +73,12 @@ pub async fn jwks(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse 
     let ring = state.keys.load();
     let jwks = ring.jwks();
     let max_age = state.settings.jwks_max_age.as_secs();
-    cached(&req, &jwks.body, &jwks.etag, format!("public, max-age={max_age}"))
+    cached(
+        &req,
+        &jwks.body,
+        &jwks.etag,
+        format!("public, max-age={max_age}"),
+    )
 }
 
 /// `GET /.well-known/oauth-authorization-server` and `/.well-known/openid-configuration`.

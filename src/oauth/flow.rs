@@ -23,9 +23,9 @@ use oxide_auth_async::endpoint::client_credentials::ClientCredentialsFlow;
 use oxide_auth_async::endpoint::{Endpoint, OwnerSolicitor};
 use oxide_auth_async::primitives::{Authorizer, Issuer, Registrar};
 
+use super::TokenError;
 use super::grant::{Grant, IssuedAccessToken, negotiate, sign_access_token};
 use super::request::{AuthMethod, TokenRequest};
-use super::TokenError;
 use crate::secret::VerifyError;
 use crate::state::AppState;
 use crate::store::TokenClient;
@@ -142,7 +142,11 @@ impl Registrar for ClientRegistrar<'_> {
         })
     }
 
-    async fn check(&self, client_id: &str, passphrase: Option<&[u8]>) -> Result<(), RegistrarError> {
+    async fn check(
+        &self,
+        client_id: &str,
+        passphrase: Option<&[u8]>,
+    ) -> Result<(), RegistrarError> {
         let refuse = |slot: &SlotRef<'_>| {
             slot.fail(TokenError::InvalidClient {
                 challenge: self.challenge,

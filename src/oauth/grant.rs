@@ -32,8 +32,7 @@ pub fn negotiate<'r>(
             )));
         }
     }
-    let in_resources =
-        |aud: &str| resources.is_empty() || resources.iter().any(|r| r == aud);
+    let in_resources = |aud: &str| resources.is_empty() || resources.iter().any(|r| r == aud);
     let mut chosen: Vec<&crate::store::GrantedScope> = match requested {
         None => client
             .scopes
@@ -51,7 +50,11 @@ pub fn negotiate<'r>(
                     .ok_or_else(|| {
                         TokenError::InvalidScope(format!(
                             "scope {want:?} is not granted to this client{}",
-                            if resources.is_empty() { "" } else { " for the requested resource" }
+                            if resources.is_empty() {
+                                ""
+                            } else {
+                                " for the requested resource"
+                            }
                         ))
                     })?;
                 chosen.push(granted);
@@ -189,7 +192,11 @@ mod tests {
         let g = negotiate(&client(), none(), &["https://orders".into()]).unwrap();
         assert_eq!(g.scope, "orders:read orders:write");
         assert_eq!(g.audiences, ["https://orders"]);
-        let err = negotiate(&client(), Some("audit:read".split(' ')), &["https://orders".into()]);
+        let err = negotiate(
+            &client(),
+            Some("audit:read".split(' ')),
+            &["https://orders".into()],
+        );
         assert_eq!(err.unwrap_err().code(), "invalid_scope");
         let err = negotiate(&client(), none(), &["https://unknown".into()]);
         assert_eq!(err.unwrap_err().code(), "invalid_target");

@@ -39,9 +39,7 @@ pub async fn token(
     let headers = req.headers();
     let request = TokenRequest::parse(
         headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()),
-        headers
-            .get_all(header::AUTHORIZATION)
-            .map(|v| v.as_bytes()),
+        headers.get_all(header::AUTHORIZATION).map(|v| v.as_bytes()),
         &body,
     )?;
     let issued = issue_token(&state, request).await?;
@@ -71,7 +69,8 @@ async fn read_body(
     }
     let mut body = web::BytesMut::with_capacity(declared.unwrap_or(256).min(limit));
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| TokenError::invalid_request("the request body could not be read"))?;
+        let chunk =
+            chunk.map_err(|_| TokenError::invalid_request("the request body could not be read"))?;
         if body.len() + chunk.len() > limit {
             return Err(TokenError::PayloadTooLarge(limit));
         }
@@ -84,8 +83,10 @@ async fn read_body(
 pub async fn method_not_allowed() -> HttpResponse {
     let mut response = HttpResponse::MethodNotAllowed();
     no_store(&mut response);
-    response.insert_header((header::ALLOW, "POST")).json(serde_json::json!({
-        "error": "invalid_request",
-        "error_description": "use POST",
-    }))
+    response
+        .insert_header((header::ALLOW, "POST"))
+        .json(serde_json::json!({
+            "error": "invalid_request",
+            "error_description": "use POST",
+        }))
 }

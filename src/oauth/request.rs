@@ -102,7 +102,11 @@ impl TokenRequest {
                 }
                 // A client_id in the body beside Basic is tolerated (several libraries send it)
                 // as long as it names the same client.
-                if form.client_id.as_ref().is_some_and(|body_id| *body_id != id) {
+                if form
+                    .client_id
+                    .as_ref()
+                    .is_some_and(|body_id| *body_id != id)
+                {
                     return Err(TokenError::invalid_request(
                         "client_id in the body differs from the one in the Authorization header",
                     ));
@@ -169,10 +173,10 @@ fn parse_form(body: &[u8]) -> Result<Form, TokenError> {
         };
         let key = form_decode(raw_key)
             .ok_or_else(|| TokenError::invalid_request("body is not valid form-encoded UTF-8"))?;
-        let value = Zeroizing::new(
-            form_decode(raw_value)
-                .ok_or_else(|| TokenError::invalid_request("body is not valid form-encoded UTF-8"))?,
-        );
+        let value =
+            Zeroizing::new(form_decode(raw_value).ok_or_else(|| {
+                TokenError::invalid_request("body is not valid form-encoded UTF-8")
+            })?);
         // RFC 6749 §3.1: a parameter without a value is treated as omitted.
         if value.is_empty() {
             continue;
@@ -259,18 +263,58 @@ mod tests {
     fn rejects_what_rfc_6749_rejects() {
         let basic = format!("Basic {}", STANDARD.encode("id:secret"));
         let cases = [
-            (vec![], "grant_type=client_credentials&grant_type=client_credentials", "invalid_request"),
+            (
+                vec![],
+                "grant_type=client_credentials&grant_type=client_credentials",
+                "invalid_request",
+            ),
             (vec![], "client_id=a&client_secret=b", "invalid_request"),
-            (vec![], "grant_type=password&client_id=a&client_secret=b", "unsupported_grant_type"),
+            (
+                vec![],
+                "grant_type=password&client_id=a&client_secret=b",
+                "unsupported_grant_type",
+            ),
             (vec![], "grant_type=client_credentials", "invalid_client"),
-            (vec![], "grant_type=client_credentials&client_id=a", "invalid_client"),
-            (vec![basic.as_str()], "grant_type=client_credentials&client_secret=b", "invalid_request"),
-            (vec![basic.as_str(), basic.as_str()], "grant_type=client_credentials", "invalid_request"),
-            (vec!["Bearer abc"], "grant_type=client_credentials", "invalid_client"),
-            (vec![], "grant_type=client_credentials&client_id=a&client_secret=b&scope=a%22b", "invalid_scope"),
-            (vec![], "grant_type=client_credentials&client_id=a&client_secret=b&resource=relative", "invalid_target"),
-            (vec![], "grant_type=client_credentials&client_id=%FF&client_secret=b", "invalid_request"),
-            (vec![], "grant_type=client_credentials&client_id=a&client_secret=%zz", "invalid_request"),
+            (
+                vec![],
+                "grant_type=client_credentials&client_id=a",
+                "invalid_client",
+            ),
+            (
+                vec![basic.as_str()],
+                "grant_type=client_credentials&client_secret=b",
+                "invalid_request",
+            ),
+            (
+                vec![basic.as_str(), basic.as_str()],
+                "grant_type=client_credentials",
+                "invalid_request",
+            ),
+            (
+                vec!["Bearer abc"],
+                "grant_type=client_credentials",
+                "invalid_client",
+            ),
+            (
+                vec![],
+                "grant_type=client_credentials&client_id=a&client_secret=b&scope=a%22b",
+                "invalid_scope",
+            ),
+            (
+                vec![],
+                "grant_type=client_credentials&client_id=a&client_secret=b&resource=relative",
+                "invalid_target",
+            ),
+            (
+                vec![],
+                "grant_type=client_credentials&client_id=%FF&client_secret=b",
+                "invalid_request",
+            ),
+            (
+                vec![],
+                "grant_type=client_credentials&client_id=a&client_secret=%zz",
+                "invalid_request",
+            ),
         ];
         for (auth, body, code) in cases {
             let err = parse(&auth, body).expect_err(body);

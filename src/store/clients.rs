@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use entity::{api, client, client_role, client_scope, client_secret};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
 };
 use serde::Serialize;
 
@@ -116,7 +116,10 @@ pub async fn create(
         return Err(StoreError::invalid("name", "must be 1 to 200 characters"));
     }
     if new.description.len() > 2000 {
-        return Err(StoreError::invalid("description", "must be at most 2000 characters"));
+        return Err(StoreError::invalid(
+            "description",
+            "must be at most 2000 characters",
+        ));
     }
     let scopes = resolve_scopes(db, &new.scopes).await?;
     let secret = ClientSecret::generate();
@@ -162,7 +165,11 @@ pub async fn create(
     .await?;
     txn.commit().await?;
 
-    let client = to_client(model, scopes.iter().map(ToString::to_string).collect(), Vec::new());
+    let client = to_client(
+        model,
+        scopes.iter().map(ToString::to_string).collect(),
+        Vec::new(),
+    );
     Ok((client, secret))
 }
 

@@ -83,7 +83,10 @@ fn create_sqlite_parent(url: &str) -> Result<(), StoreError> {
     if path.is_empty() || path.starts_with(':') {
         return Ok(());
     }
-    if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+    if let Some(parent) = Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
         std::fs::create_dir_all(parent).map_err(|e| {
             StoreError::Db(DbErr::Custom(format!(
                 "cannot create {}: {e}",

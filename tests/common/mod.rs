@@ -79,7 +79,14 @@ impl Tessera {
 
     pub fn create_api(&self, name: &str, audience: &str, permissions: &str) -> Value {
         self.cli_json(&[
-            "apis", "create", "--name", name, "--audience", audience, "--permissions", permissions,
+            "apis",
+            "create",
+            "--name",
+            name,
+            "--audience",
+            audience,
+            "--permissions",
+            permissions,
         ])
     }
 
@@ -109,10 +116,7 @@ impl Tessera {
     }
 
     fn try_serve_with(&self, args: &[&str]) -> Result<Server, String> {
-        let log_path = self
-            .dir
-            .path()
-            .join(format!("serve-{}.log", rand_suffix()));
+        let log_path = self.dir.path().join(format!("serve-{}.log", rand_suffix()));
         let log = std::fs::File::create(&log_path).expect("log file");
         let mut child = self
             .command()
