@@ -66,5 +66,5 @@ echo "RSS at end: $(rss)"
 if [ -z "${SKIP_OPENSSL:-}" ]; then
   echo "Raw signing limit, one core (openssl speed):"
   openssl speed -seconds 3 ecdsap256 ed25519 rsa2048 2>/dev/null |
-    grep -E '^(rsa 2048|256 bits ecdsa|253 bits EdDSA)' | sed 's/^/  /'
+    grep -E '^ *(rsa 2048|256 bits ecdsa|253 bits EdDSA)' | sed 's/^/  /'
 fi

@@ -32,7 +32,7 @@ pub enum ServeError {
 }
 
 /// How often every process re-reads the key set and API catalog (keys rotated by the CLI or
-/// another replica; retirement by time).
+/// another replica; retirement by time) and checks whether a scheduled rotation is due.
 const REFRESH_EVERY: Duration = Duration::from_secs(1);
 
 /// Migrates, prepares keys, binds and serves until stopped.
@@ -137,8 +137,18 @@ async fn refresh_loop(state: web::Data<AppState>) {
 }
 
 async fn refresh(state: &AppState) -> Result<(), ServeError> {
+    let settings = &state.settings;
+    store::keys::rotate_if_due(
+        &state.db,
+        settings.key_algorithm,
+        &state.kek,
+        settings.rotate_after,
+        settings.jwks_max_age,
+        settings.token_max_ttl,
+    )
+    .await?;
     let now = chrono::Utc::now();
-    let max_ttl = state.settings.token_max_ttl;
+    let max_ttl = settings.token_max_ttl;
     let stored = store::keys::all(&state.db).await?;
     if state.keys.load().is_stale(&stored, now, max_ttl) {
         let ring = SigningKeyRing::build(&stored, &state.kek, now, max_ttl)?;

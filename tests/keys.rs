@@ -232,3 +232,46 @@ async fn the_key_encryption_key_is_private_and_keys_are_sealed() {
         assert!(!text.contains("\"d\":"), "private JWK stored in the clear");
     }
 }
+
+#[tokio::test]
+async fn keys_rotate_automatically_after_rotate_after() {
+    let mut t = Tessera::new();
+    // Pre-publication is 1 + 5 s, so a rotation is due 2 s after the first key activates.
+    t.set("TESSERA__KEYS__JWKS_MAX_AGE_SECONDS", "1");
+    t.set("TESSERA__KEYS__ROTATE_AFTER", "8s");
+    let (id, secret) = setup(&t);
+    let s = t.serve();
+    let first = s.token(&id, &secret, &[]).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let first_kid = jwt_parts(&first).0["kid"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let new_kid = loop {
+        let published = kids(&jwks(&s).await);
+        if let Some(k) = published.iter().find(|k| **k != first_kid) {
+            break k.clone();
+        }
+        assert!(Instant::now() < deadline, "no automatic rotation");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let token = s.token(&id, &secret, &[]).await;
+        let token = token["access_token"].as_str().unwrap();
+        if jwt_parts(token).0["kid"] == new_kid.as_str() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "rotated key never signed");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // Rotations do not pile up: never more than one key waiting to sign.
+    let keys = t.cli_json(&["keys", "list"]);
+    let waiting = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["state"] == "next")
+        .count();
+    assert!(waiting <= 1, "{keys}");
+}

@@ -92,3 +92,30 @@ pub async fn rotate(
         .find(|k| k.kid == kid)
         .ok_or_else(|| StoreError::NotFound(format!("key {kid}")))
 }
+
+/// Starts a scheduled rotation when the signing key is `rotate_after` old, less the
+/// pre-publication wait (so the successor signs on time), unless a `next` key already waits.
+pub async fn rotate_if_due(
+    db: &impl ConnectionTrait,
+    algorithm: SigningAlgorithm,
+    kek: &KeyEncryptionKey,
+    rotate_after: Duration,
+    jwks_max_age: Duration,
+    max_ttl: Duration,
+) -> Result<Option<KeyStatus>, StoreError> {
+    let now = now();
+    let statuses = statuses(db, now, max_ttl).await?;
+    if statuses.iter().any(|k| k.state == KeyState::Next) {
+        return Ok(None);
+    }
+    let Some(signing) = statuses.iter().find(|k| k.state == KeyState::Signing) else {
+        return Ok(None);
+    };
+    let rotate_after = chrono::Duration::from_std(rotate_after).unwrap_or(chrono::Duration::MAX);
+    if signing.activates_at + rotate_after - prepublication(jwks_max_age) > now {
+        return Ok(None);
+    }
+    rotate(db, algorithm, kek, jwks_max_age, max_ttl, false)
+        .await
+        .map(Some)
+}
