@@ -112,11 +112,7 @@ async fn healthz() -> HttpResponse {
 
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let db = state.db.ping().await.is_ok();
-    let key = state
-        .keys
-        .load()
-        .signer_at(chrono::Utc::now().timestamp())
-        .is_some();
+    let key = state.keys.load().signer_at(chrono::Utc::now()).is_some();
     let body = serde_json::json!({"database": db, "signing_key": key});
     if db && key {
         HttpResponse::Ok().json(body)

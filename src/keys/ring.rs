@@ -16,7 +16,8 @@ pub struct SigningKey {
     pub kid: String,
     /// Algorithm.
     pub algorithm: SigningAlgorithm,
-    activates_at: i64,
+    /// Activation time in unix milliseconds: whole seconds would start a key up to 1 s early.
+    activates_at_ms: i64,
     /// `base64url(header) + "."`, computed once: the header is the same for every token.
     header_prefix: String,
     signer: Box<dyn JwsSigner>,
@@ -74,7 +75,7 @@ impl SigningKeyRing {
             };
             keys.push(load_key(row, kek)?);
         }
-        keys.sort_by_key(|k| k.activates_at);
+        keys.sort_by_key(|k| k.activates_at_ms);
         let mut body = br#"{"keys":["#.to_vec();
         for (i, key) in keys.iter().enumerate() {
             if i > 0 {
@@ -96,9 +97,10 @@ impl SigningKeyRing {
         published_kids(stored, now, max_ttl).join(",") != self.fingerprint
     }
 
-    /// The key that signs at `now` (unix seconds): the last one activated.
-    pub fn signer_at(&self, now: i64) -> Option<&SigningKey> {
-        self.keys.iter().rev().find(|k| k.activates_at <= now)
+    /// The key that signs at `now`: the last one activated.
+    pub fn signer_at(&self, now: DateTime<Utc>) -> Option<&SigningKey> {
+        let now_ms = now.timestamp_millis();
+        self.keys.iter().rev().find(|k| k.activates_at_ms <= now_ms)
     }
 
     /// A published key by id.
@@ -160,7 +162,7 @@ fn load_key(row: &StoredKey, kek: &KeyEncryptionKey) -> Result<SigningKey, KeyEr
     Ok(SigningKey {
         kid: row.kid.clone(),
         algorithm,
-        activates_at: row.activates_at.timestamp(),
+        activates_at_ms: row.activates_at.timestamp_millis(),
         header_prefix,
         signer,
         public_jwk,

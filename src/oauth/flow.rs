@@ -222,7 +222,7 @@ impl Issuer for JwtIssuer<'_> {
         let ttl = client
             .token_ttl_seconds
             .unwrap_or(self.state.settings.token_ttl.as_secs() as u32);
-        let now = chrono::Utc::now().timestamp();
+        let now = chrono::Utc::now();
         let ring = self.state.keys.load();
         let issued = match sign_access_token(
             &ring,

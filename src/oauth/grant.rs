@@ -112,14 +112,14 @@ struct AccessTokenClaims<'a> {
     jti: &'a str,
 }
 
-/// Signs an access token for `client_id` with the key that signs at `now` (unix seconds).
+/// Signs an access token for `client_id` with the key that signs at `now`.
 pub fn sign_access_token(
     ring: &SigningKeyRing,
     issuer: &str,
     client_id: &str,
     grant: &Grant,
     ttl_seconds: u32,
-    now: i64,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<IssuedAccessToken, TokenError> {
     let key = ring.signer_at(now).ok_or_else(|| {
         tracing::error!("no signing key is active");
@@ -136,9 +136,9 @@ pub fn sign_access_token(
         aud,
         client_id,
         scope: &grant.scope,
-        iat: now,
-        nbf: now,
-        exp: now + i64::from(ttl_seconds),
+        iat: now.timestamp(),
+        nbf: now.timestamp(),
+        exp: now.timestamp() + i64::from(ttl_seconds),
         jti: &jti,
     };
     let claims = serde_json::to_vec(&claims).map_err(|_| TokenError::ServerError)?;
