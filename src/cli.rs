@@ -8,7 +8,8 @@ use serde::Serialize;
 use crate::config::{ConfigError, Settings};
 use crate::keys::{KeyEncryptionKey, KeyError};
 use crate::server::ServeError;
-use crate::store::{self, NewApi, NewClient, StoreError};
+use crate::store::audit::Actor;
+use crate::store::{self, ClientFields, NewApi, NewClient, StoreError};
 
 /// OAuth 2.0 client-credentials authorization server.
 #[derive(Debug, Parser)]
@@ -135,7 +136,8 @@ impl CliError {
     /// Process exit code: 2 for configuration and input errors, 1 otherwise.
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::Config(_) | CliError::Store(StoreError::Invalid { .. }) => 2,
+            CliError::Config(_)
+            | CliError::Store(StoreError::Invalid { .. } | StoreError::Validation(_)) => 2,
             CliError::Store(StoreError::Conflict { .. }) => 2,
             _ => 1,
         }
@@ -169,11 +171,16 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let (client, secret) = store::clients::create(
                 &db,
                 NewClient {
-                    name,
-                    description,
-                    scopes,
+                    fields: ClientFields {
+                        name,
+                        description,
+                        scopes,
+                        ..ClientFields::default()
+                    },
                     owner: None,
                 },
+                settings.token_max_ttl,
+                Some(&Actor::cli()),
             )
             .await?;
             #[derive(Serialize)]
@@ -226,6 +233,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                     audience,
                     permissions,
                 },
+                &Actor::cli(),
             )
             .await?;
             if output.json {
@@ -275,6 +283,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 settings.jwks_max_age,
                 settings.token_max_ttl,
                 now,
+                &Actor::cli(),
             )
             .await?;
             if output.json {

@@ -1,5 +1,6 @@
 //! Tessera: an OAuth 2.0 client-credentials authorization server issuing RFC 9068 JWTs.
 
+pub mod admin;
 pub mod cli;
 pub mod config;
 pub mod keys;

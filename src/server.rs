@@ -61,12 +61,14 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
         decoy_hash: Arc::new(VerifiableHash::decoy()),
         keys: ArcSwap::from_pointee(ring),
         metadata: ArcSwap::from_pointee(metadata),
+        usage: Default::default(),
         issuer,
         kek,
         db,
         settings,
     });
     actix_web::rt::spawn(refresh_loop(state.clone()));
+    actix_web::rt::spawn(flush_loop(state.clone()));
 
     let app_state = state.clone();
     let server = HttpServer::new(move || {
@@ -82,8 +84,28 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
     let mut out = std::io::stdout();
     let _ = writeln!(out, "tessera listening on http://{bound}");
     let _ = out.flush();
+    // Returns once SIGTERM/SIGINT has stopped the listener and in-flight requests finished.
     server.await?;
+    match state.usage.flush(&state.db, true).await {
+        Ok(n) => tracing::info!(records = n, "flushed usage on shutdown"),
+        Err(e) => tracing::error!(error = %e, "flushing usage on shutdown failed"),
+    }
+    state.db.clone().close().await.map_err(StoreError::from)?;
     Ok(())
+}
+
+/// How often buffered `last_used_at` and finished per-minute counters are written.
+const FLUSH_EVERY: Duration = Duration::from_secs(5);
+
+async fn flush_loop(state: web::Data<AppState>) {
+    let mut tick = tokio::time::interval(FLUSH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = state.usage.flush(&state.db, false).await {
+            tracing::warn!(error = %e, "flushing usage failed; will retry");
+        }
+    }
 }
 
 /// Every route of the server.
@@ -103,7 +125,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::get().to(discovery::metadata),
     )
     .route("/healthz", web::get().to(healthz))
-    .route("/readyz", web::get().to(readyz));
+    .route("/readyz", web::get().to(readyz))
+    .configure(crate::admin::routes);
 }
 
 async fn healthz() -> HttpResponse {
@@ -143,14 +166,7 @@ async fn refresh(state: &AppState) -> Result<(), ServeError> {
         settings.token_max_ttl,
     )
     .await?;
-    let now = chrono::Utc::now();
-    let max_ttl = settings.token_max_ttl;
-    let stored = store::keys::all(&state.db).await?;
-    if state.keys.load().is_stale(&stored, now, max_ttl) {
-        let ring = SigningKeyRing::build(&stored, &state.kek, now, max_ttl)?;
-        tracing::info!(published = ring.len(), "key set changed");
-        state.keys.store(Arc::new(ring));
-    }
+    state.reload_keys().await?;
     let metadata = discovery::Metadata::render(&state.issuer, &store::apis::list(&state.db).await?);
     if metadata.etag != state.metadata.load().etag {
         state.metadata.store(Arc::new(metadata));

@@ -10,6 +10,7 @@ use crate::keys::{KeyEncryptionKey, SigningKeyRing};
 use crate::oauth::discovery::Metadata;
 use crate::secret::{Argon2Pool, VerifiableHash};
 use crate::store::ClientDirectory;
+use crate::store::usage::UsageRecorder;
 
 /// Shared server state.
 pub struct AppState {
@@ -31,4 +32,26 @@ pub struct AppState {
     pub decoy_hash: Arc<VerifiableHash>,
     /// RFC 8414 metadata, serialised once per catalog change.
     pub metadata: ArcSwap<Metadata>,
+    /// `last_used_at` and usage counters waiting to be written.
+    pub usage: UsageRecorder,
+}
+
+impl AppState {
+    /// The audience of the built-in admin API.
+    pub fn admin_audience(&self) -> String {
+        format!("{}/admin", self.issuer)
+    }
+
+    /// Re-reads the stored keys and swaps the ring if the published set changed.
+    pub async fn reload_keys(&self) -> Result<(), crate::server::ServeError> {
+        let now = chrono::Utc::now();
+        let max_ttl = self.settings.token_max_ttl;
+        let stored = crate::store::keys::all(&self.db).await?;
+        if self.keys.load().is_stale(&stored, now, max_ttl) {
+            let ring = SigningKeyRing::build(&stored, &self.kek, now, max_ttl)?;
+            tracing::info!(published = ring.len(), "key set changed");
+            self.keys.store(Arc::new(ring));
+        }
+        Ok(())
+    }
 }

@@ -1,6 +1,7 @@
 //! sea-orm entities for Tessera's tables.
 
 pub mod api;
+pub mod audit_event;
 pub mod client;
 pub mod client_role;
 pub mod client_scope;

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use josekit::jwk::Jwk;
 use josekit::jwk::alg::ec::EcCurve;
 use josekit::jwk::alg::ed::EdCurve;
-use josekit::jws::{ES256, EdDSA, JwsSigner, RS256};
+use josekit::jws::{ES256, EdDSA, JwsSigner, JwsVerifier, RS256};
 
 pub use kek::KeyEncryptionKey;
 pub use ring::{Jwks, SigningKey, SigningKeyRing};
@@ -80,6 +80,16 @@ impl SigningAlgorithm {
     }
 }
 
+impl SigningAlgorithm {
+    fn verifier(self, jwk: &Jwk) -> Result<Box<dyn JwsVerifier>, josekit::JoseError> {
+        Ok(match self {
+            SigningAlgorithm::Es256 => Box::new(ES256.verifier_from_jwk(jwk)?),
+            SigningAlgorithm::Rs256 => Box::new(RS256.verifier_from_jwk(jwk)?),
+            SigningAlgorithm::EdDsa => Box::new(EdDSA.verifier_from_jwk(jwk)?),
+        })
+    }
+}
+
 impl FromStr for SigningAlgorithm {
     type Err = ();
     fn from_str(s: &str) -> Result<Self, ()> {
@@ -99,7 +109,7 @@ impl fmt::Display for SigningAlgorithm {
 }
 
 /// Where a key is in its life: `next` → `signing` → `verifying` → `retired`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyState {
     /// Published in the JWKS, not yet signing.
@@ -163,7 +173,7 @@ pub fn prepublication(jwks_max_age: Duration) -> chrono::Duration {
 }
 
 /// The timeline of one key, as every process derives it from the stored activation times.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct KeyStatus {
     /// Key id.
     pub kid: String,

@@ -6,7 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use josekit::jwk::Jwk;
-use josekit::jws::JwsSigner;
+use josekit::jws::{JwsSigner, JwsVerifier};
 
 use super::{KeyEncryptionKey, KeyError, KeyState, SigningAlgorithm, key_timeline};
 
@@ -21,7 +21,8 @@ pub struct SigningKey {
     /// `base64url(header) + "."`, computed once: the header is the same for every token.
     header_prefix: String,
     signer: Box<dyn JwsSigner>,
-    /// The public key, kept for verifying our own tokens.
+    verifier: Box<dyn JwsVerifier>,
+    /// The public key, as published.
     pub public_jwk: Jwk,
 }
 
@@ -38,6 +39,13 @@ impl SigningKey {
         out.push('.');
         URL_SAFE_NO_PAD.encode_string(signature, &mut out);
         Ok(out)
+    }
+}
+
+impl SigningKey {
+    /// Checks a signature over `message` (the `header.payload` of a compact JWS).
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        self.verifier.verify(message, signature).is_ok()
     }
 }
 
@@ -156,6 +164,9 @@ fn load_key(row: &StoredKey, kek: &KeyEncryptionKey) -> Result<SigningKey, KeyEr
     let private = Jwk::from_bytes(&private).map_err(|e| bad(e.to_string()))?;
     let signer = algorithm.signer(&private).map_err(|e| bad(e.to_string()))?;
     let public_jwk = Jwk::from_bytes(row.public_jwk.as_bytes()).map_err(|e| bad(e.to_string()))?;
+    let verifier = algorithm
+        .verifier(&public_jwk)
+        .map_err(|e| bad(e.to_string()))?;
     let header = serde_json::json!({"alg": algorithm.as_str(), "typ": "at+jwt", "kid": row.kid});
     let mut header_prefix = URL_SAFE_NO_PAD.encode(header.to_string());
     header_prefix.push('.');
@@ -165,6 +176,7 @@ fn load_key(row: &StoredKey, kek: &KeyEncryptionKey) -> Result<SigningKey, KeyEr
         activates_at_ms: row.activates_at.timestamp_millis(),
         header_prefix,
         signer,
+        verifier,
         public_jwk,
     })
 }

@@ -40,6 +40,7 @@ static NO_REDIRECT: LazyLock<RegisteredUrl> = LazyLock::new(|| {
 #[derive(Default)]
 struct Slot {
     client: Option<Arc<TokenClient>>,
+    secret_id: Option<String>,
     grant: Option<Grant>,
     issued: Option<IssuedAccessToken>,
     failure: Option<TokenError>,
@@ -167,17 +168,18 @@ impl Registrar for ClientRegistrar<'_> {
         let now = chrono::Utc::now().timestamp();
         // Unknown clients and clients without a live secret are checked against a decoy hash,
         // so the time taken does not reveal which ids exist.
-        let hashes: Vec<_> = match &client {
-            Some(c) => c.live_secrets(now).map(|s| s.hash.clone()).collect(),
+        let live: Vec<&crate::store::StoredSecret> = match &client {
+            Some(c) => c.live_secrets(now).collect(),
             None => Vec::new(),
         };
+        let hashes: Vec<_> = live.iter().map(|s| s.hash.clone()).collect();
         let hashes = if hashes.is_empty() {
             vec![self.state.decoy_hash.clone()]
         } else {
             hashes
         };
-        let verified = match self.state.argon2.verify(hashes, secret).await {
-            Ok(found) => found.is_some(),
+        let matched = match self.state.argon2.verify(hashes, secret).await {
+            Ok(found) => found.and_then(|i| live.get(i)).map(|s| s.secret_id.clone()),
             Err(VerifyError::Busy) => {
                 self.slot.fail(TokenError::TemporarilyUnavailable);
                 return Err(RegistrarError::PrimitiveError);
@@ -187,13 +189,18 @@ impl Registrar for ClientRegistrar<'_> {
                 return Err(RegistrarError::PrimitiveError);
             }
         };
-        match client {
-            Some(c) if verified && c.enabled && !c.secrets.is_empty() => {
-                self.slot.lock().client = Some(c);
+        match (client, matched) {
+            (Some(c), Some(secret_id)) if c.enabled => {
+                let mut slot = self.slot.lock();
+                slot.client = Some(c);
+                slot.secret_id = Some(secret_id);
                 Ok(())
             }
             _ => {
                 tracing::info!(client_id, "client authentication failed");
+                self.state
+                    .usage
+                    .authentication_failed(client_id, chrono::Utc::now());
                 refuse(&self.slot)
             }
         }
@@ -208,10 +215,14 @@ struct JwtIssuer<'a> {
 #[async_trait]
 impl Issuer for JwtIssuer<'_> {
     async fn issue(&mut self, oxide_grant: OxideGrant) -> Result<IssuedToken, ()> {
-        let (client, grant) = {
+        let (client, grant, secret_id) = {
             let slot = self.slot.lock();
-            match (slot.client.clone(), slot.grant.clone()) {
-                (Some(c), Some(g)) => (c, g),
+            match (
+                slot.client.clone(),
+                slot.grant.clone(),
+                slot.secret_id.clone(),
+            ) {
+                (Some(c), Some(g), Some(s)) => (c, g, s),
                 _ => {
                     drop(slot);
                     self.slot.fail(TokenError::ServerError);
@@ -238,6 +249,9 @@ impl Issuer for JwtIssuer<'_> {
                 return Err(());
             }
         };
+        self.state
+            .usage
+            .token_issued(&client.client_id, &secret_id, now);
         let token = IssuedToken {
             token: issued.access_token.clone(),
             refresh: None,

@@ -5,6 +5,7 @@ mod error;
 mod flow;
 mod grant;
 mod request;
+pub mod verify;
 
 pub use error::{TokenError, no_store};
 pub use flow::issue_token;

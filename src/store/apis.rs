@@ -16,7 +16,7 @@ pub const ADMIN_API: &str = "admin";
 pub const PERMISSIONS: [&str; 2] = ["read", "write"];
 
 /// An API as users see it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Api {
     /// Short name, the `{api}` of `{api}:{permission}`.
     pub name: String,
@@ -106,8 +106,28 @@ impl NewApi {
     }
 }
 
-/// Registers an API.
-pub async fn create(db: &impl ConnectionTrait, new: NewApi) -> Result<Api, StoreError> {
+/// Registers an API and audits it in the same transaction.
+pub async fn create(
+    db: &sea_orm::DatabaseConnection,
+    new: NewApi,
+    actor: &crate::store::audit::Actor,
+) -> Result<Api, StoreError> {
+    use sea_orm::TransactionTrait;
+    let txn = db.begin().await?;
+    let api = insert(&txn, new).await?;
+    crate::store::audit::record(
+        &txn,
+        "api.created",
+        actor,
+        Some(&api.name),
+        serde_json::json!({"audience": api.audience, "permissions": api.permissions}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(api)
+}
+
+async fn insert(db: &impl ConnectionTrait, new: NewApi) -> Result<Api, StoreError> {
     let new = new.validate()?;
     if api::Entity::find_by_id(&new.name).one(db).await?.is_some() {
         return Err(StoreError::Conflict {
@@ -206,4 +226,146 @@ mod tests {
         assert!(!valid_name("-x"));
         assert!(!valid_name(&"a".repeat(64)));
     }
+}
+
+/// One API by name.
+pub async fn get(db: &impl ConnectionTrait, name: &str) -> Result<Api, StoreError> {
+    api::Entity::find_by_id(name)
+        .one(db)
+        .await?
+        .map(Api::from)
+        .ok_or_else(|| StoreError::NotFound(format!("API {name}")))
+}
+
+async fn clients_using(
+    db: &impl ConnectionTrait,
+    name: &str,
+    permission: Option<&str>,
+) -> Result<u64, StoreError> {
+    use sea_orm::PaginatorTrait;
+    let mut q =
+        entity::client_scope::Entity::find().filter(entity::client_scope::Column::ApiName.eq(name));
+    if let Some(p) = permission {
+        q = q.filter(entity::client_scope::Column::Permission.eq(p));
+    }
+    let direct = q.count(db).await?;
+    let mut q =
+        entity::role_scope::Entity::find().filter(entity::role_scope::Column::ApiName.eq(name));
+    if let Some(p) = permission {
+        q = q.filter(entity::role_scope::Column::Permission.eq(p));
+    }
+    Ok(direct + q.count(db).await?)
+}
+
+/// Replaces an API's audience and permissions. A permission still granted cannot be dropped.
+pub async fn replace(
+    db: &sea_orm::DatabaseConnection,
+    name: &str,
+    audience: String,
+    permissions: Vec<String>,
+    actor: &crate::store::audit::Actor,
+) -> Result<Api, StoreError> {
+    use sea_orm::TransactionTrait;
+    let existing = api::Entity::find_by_id(name)
+        .one(db)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("API {name}")))?;
+    if existing.builtin {
+        return Err(StoreError::Conflict {
+            field: "name",
+            message: "the built-in admin API cannot be changed".into(),
+        });
+    }
+    let new = NewApi {
+        name: name.to_owned(),
+        audience,
+        permissions,
+    }
+    .validate()?;
+    for dropped in PERMISSIONS
+        .iter()
+        .filter(|p| existing.permissions.split(',').any(|e| e == **p))
+        .filter(|p| !new.permissions.iter().any(|n| n == *p))
+    {
+        let users = clients_using(db, name, Some(dropped)).await?;
+        if users > 0 {
+            return Err(StoreError::invalid(
+                "permissions",
+                format!("{name}:{dropped} is granted {users} time(s); remove those grants first"),
+            ));
+        }
+    }
+    if let Some(other) = find_by_audience(db, &new.audience).await?
+        && other.name != name
+    {
+        return Err(StoreError::Conflict {
+            field: "audience",
+            message: format!("API {:?} has audience {:?}", other.name, new.audience),
+        });
+    }
+    let txn = db.begin().await?;
+    let mut active: api::ActiveModel = existing.into();
+    active.audience = Set(new.audience.clone());
+    active.permissions = Set(new.permissions.join(","));
+    let model = active.update(&txn).await?;
+    crate::store::audit::record(
+        &txn,
+        "api.updated",
+        actor,
+        Some(name),
+        serde_json::json!({"audience": new.audience, "permissions": new.permissions}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(model.into())
+}
+
+/// Deletes an API. The built-in one never; one still granted only with `force`, which removes
+/// those grants. Returns the ids of clients whose grants were removed.
+pub async fn delete(
+    db: &sea_orm::DatabaseConnection,
+    name: &str,
+    force: bool,
+    actor: &crate::store::audit::Actor,
+) -> Result<Vec<String>, StoreError> {
+    use sea_orm::TransactionTrait;
+    let existing = api::Entity::find_by_id(name)
+        .one(db)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("API {name}")))?;
+    if existing.builtin {
+        return Err(StoreError::Conflict {
+            field: "name",
+            message: "the built-in admin API cannot be deleted".into(),
+        });
+    }
+    let users = clients_using(db, name, None).await?;
+    if users > 0 && !force {
+        return Err(StoreError::Conflict {
+            field: "name",
+            message: format!(
+                "API {name:?} is granted {users} time(s); delete with ?force=true to remove those grants"
+            ),
+        });
+    }
+    let txn = db.begin().await?;
+    let affected: Vec<String> = entity::client_scope::Entity::find()
+        .filter(entity::client_scope::Column::ApiName.eq(name))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|s| s.client_id)
+        .collect();
+    // Grants go with the API (ON DELETE CASCADE).
+    api::Entity::delete_by_id(name).exec(&txn).await?;
+    crate::store::audit::record(
+        &txn,
+        "api.deleted",
+        actor,
+        Some(name),
+        serde_json::json!({"grants_removed": users}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(affected)
 }

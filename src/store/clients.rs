@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use entity::{api, client, client_role, client_scope, client_secret};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use serde::Serialize;
 
@@ -43,17 +43,166 @@ pub struct Client {
     pub last_used_at: Option<DateTime<Utc>>,
 }
 
-/// What it takes to create a client.
-#[derive(Debug, Clone, Default)]
-pub struct NewClient {
+/// The fields of a client an administrator sets (create, replace, merge patch).
+#[derive(Debug, Clone)]
+pub struct ClientFields {
     /// Display name, required.
     pub name: String,
     /// Free text.
     pub description: String,
+    /// Whether it may get tokens.
+    pub enabled: bool,
     /// Scopes to grant, `{api}:{permission}`.
     pub scopes: Vec<String>,
+    /// Roles to assign.
+    pub roles: Vec<String>,
+    /// Addresses and CIDRs; empty means any.
+    pub allowed_ips: Vec<String>,
+    /// Token lifetime; `None` follows `token.ttl_seconds`.
+    pub token_ttl_seconds: Option<u32>,
+}
+
+impl Default for ClientFields {
+    fn default() -> Self {
+        ClientFields {
+            name: String::new(),
+            description: String::new(),
+            enabled: true,
+            scopes: Vec::new(),
+            roles: Vec::new(),
+            allowed_ips: Vec::new(),
+            token_ttl_seconds: None,
+        }
+    }
+}
+
+/// What it takes to create a client.
+#[derive(Debug, Clone, Default)]
+pub struct NewClient {
+    /// Its fields.
+    pub fields: ClientFields,
     /// Owner; `None` makes a root client.
     pub owner: Option<String>,
+}
+
+/// Validated fields, ready to write.
+struct CheckedFields {
+    name: String,
+    description: String,
+    enabled: bool,
+    scopes: BTreeSet<ScopeName>,
+    roles: BTreeSet<String>,
+    allowed_ips: Vec<String>,
+    token_ttl_seconds: Option<i32>,
+}
+
+/// Validates every field, collecting one message per field.
+async fn check_fields(
+    db: &impl ConnectionTrait,
+    f: ClientFields,
+    max_ttl: std::time::Duration,
+) -> Result<CheckedFields, StoreError> {
+    let mut errors: Vec<(&'static str, String)> = Vec::new();
+    let name = f.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 200 {
+        errors.push(("name", "must be 1 to 200 characters".into()));
+    }
+    if f.description.chars().count() > 2000 {
+        errors.push(("description", "must be at most 2000 characters".into()));
+    }
+    let scopes = match resolve_scopes(db, &f.scopes).await {
+        Ok(s) => s,
+        Err(StoreError::Invalid { field, message }) => {
+            errors.push((field, message));
+            BTreeSet::new()
+        }
+        Err(e) => return Err(e),
+    };
+    let roles: BTreeSet<String> = f.roles.into_iter().collect();
+    if !roles.is_empty() {
+        let known: BTreeSet<String> = entity::role::Entity::find()
+            .filter(entity::role::Column::Name.is_in(roles.iter().cloned()))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        if let Some(unknown) = roles.iter().find(|r| !known.contains(*r)) {
+            errors.push(("roles", format!("no role named {unknown:?}")));
+        }
+    }
+    let mut allowed_ips = Vec::with_capacity(f.allowed_ips.len());
+    for ip in &f.allowed_ips {
+        match crate::store::parse_ip_range(ip) {
+            Some(net) => allowed_ips.push(net.to_string()),
+            None => {
+                errors.push((
+                    "allowed_ips",
+                    format!("{ip:?} is not an IPv4/IPv6 address or CIDR"),
+                ));
+                break;
+            }
+        }
+    }
+    allowed_ips.sort();
+    allowed_ips.dedup();
+    if let Some(ttl) = f.token_ttl_seconds
+        && (ttl < 60 || u64::from(ttl) > max_ttl.as_secs())
+    {
+        errors.push((
+            "token_ttl_seconds",
+            format!(
+                "must be between 60 and {} (token.max_ttl_seconds)",
+                max_ttl.as_secs()
+            ),
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(StoreError::Validation(errors));
+    }
+    Ok(CheckedFields {
+        name,
+        description: f.description,
+        enabled: f.enabled,
+        scopes,
+        roles,
+        allowed_ips,
+        token_ttl_seconds: f.token_ttl_seconds.map(|t| t as i32),
+    })
+}
+
+async fn write_grants(
+    txn: &impl ConnectionTrait,
+    client_id: &str,
+    scopes: &BTreeSet<ScopeName>,
+    roles: &BTreeSet<String>,
+) -> Result<(), StoreError> {
+    client_scope::Entity::delete_many()
+        .filter(client_scope::Column::ClientId.eq(client_id))
+        .exec(txn)
+        .await?;
+    client_role::Entity::delete_many()
+        .filter(client_role::Column::ClientId.eq(client_id))
+        .exec(txn)
+        .await?;
+    for scope in scopes {
+        client_scope::ActiveModel {
+            client_id: Set(client_id.to_owned()),
+            api_name: Set(scope.api.clone()),
+            permission: Set(scope.permission.clone()),
+        }
+        .insert(txn)
+        .await?;
+    }
+    for role in roles {
+        client_role::ActiveModel {
+            client_id: Set(client_id.to_owned()),
+            role_name: Set(role.clone()),
+        }
+        .insert(txn)
+        .await?;
+    }
+    Ok(())
 }
 
 /// A scope split into its API and permission.
@@ -106,36 +255,34 @@ pub async fn resolve_scopes(
     Ok(out)
 }
 
-/// Creates a client with its scopes and a first secret, in one transaction.
+/// Creates a client with its grants and a first secret, in one transaction; `audit` is written
+/// in the same transaction.
 pub async fn create(
     db: &DatabaseConnection,
     new: NewClient,
+    max_ttl: std::time::Duration,
+    audit: Option<&crate::store::audit::Actor>,
 ) -> Result<(Client, ClientSecret), StoreError> {
-    let name = new.name.trim().to_owned();
-    if name.is_empty() || name.len() > 200 {
-        return Err(StoreError::invalid("name", "must be 1 to 200 characters"));
-    }
-    if new.description.len() > 2000 {
-        return Err(StoreError::invalid(
-            "description",
-            "must be at most 2000 characters",
-        ));
-    }
-    let scopes = resolve_scopes(db, &new.scopes).await?;
+    let f = check_fields(db, new.fields, max_ttl).await?;
     let secret = ClientSecret::generate();
-    // Hash before the transaction: argon2 takes ~12 ms and must not hold a write lock.
+    // Hash before the transaction: argon2 takes tens of ms and must not hold a write lock.
     let hash = secret.hash();
     let client_id = random_token(16);
     let now = now();
 
     let txn = db.begin().await?;
+    if let Some(owner) = &new.owner
+        && client::Entity::find_by_id(owner).one(&txn).await?.is_none()
+    {
+        return Err(StoreError::NotFound(format!("client {owner}")));
+    }
     let model = client::ActiveModel {
         client_id: Set(client_id.clone()),
-        name: Set(name),
-        description: Set(new.description),
-        enabled: Set(true),
-        allowed_ips: Set("[]".to_owned()),
-        token_ttl_seconds: Set(None),
+        name: Set(f.name),
+        description: Set(f.description),
+        enabled: Set(f.enabled),
+        allowed_ips: Set(serde_json::to_string(&f.allowed_ips).unwrap_or_else(|_| "[]".into())),
+        token_ttl_seconds: Set(f.token_ttl_seconds),
         owner: Set(new.owner),
         created_at: Set(now),
         updated_at: Set(now),
@@ -143,17 +290,10 @@ pub async fn create(
     }
     .insert(&txn)
     .await?;
-    for scope in &scopes {
-        client_scope::ActiveModel {
-            client_id: Set(client_id.clone()),
-            api_name: Set(scope.api.clone()),
-            permission: Set(scope.permission.clone()),
-        }
-        .insert(&txn)
-        .await?;
-    }
+    write_grants(&txn, &client_id, &f.scopes, &f.roles).await?;
+    let secret_id = random_token(12);
     client_secret::ActiveModel {
-        secret_id: Set(random_token(12)),
+        secret_id: Set(secret_id.clone()),
         client_id: Set(client_id.clone()),
         secret_hash: Set(hash.0),
         masked: Set(secret.masked()),
@@ -163,14 +303,183 @@ pub async fn create(
     }
     .insert(&txn)
     .await?;
-    txn.commit().await?;
-
     let client = to_client(
         model,
-        scopes.iter().map(ToString::to_string).collect(),
-        Vec::new(),
+        f.scopes.iter().map(ToString::to_string).collect(),
+        f.roles.into_iter().collect(),
     );
+    if let Some(actor) = audit {
+        crate::store::audit::record(
+            &txn,
+            "client.created",
+            actor,
+            Some(&client_id),
+            serde_json::json!({"name": client.name, "scopes": client.scopes, "secret_id": secret_id}),
+        )
+        .await?;
+    }
+    txn.commit().await?;
     Ok((client, secret))
+}
+
+/// One client.
+pub async fn get(db: &impl ConnectionTrait, client_id: &str) -> Result<Client, StoreError> {
+    let model = client::Entity::find_by_id(client_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("client {client_id}")))?;
+    let mut page = with_grants(db, vec![model]).await?;
+    Ok(page.remove(0))
+}
+
+/// A page of clients, oldest first, and the total count.
+pub async fn page(
+    db: &impl ConnectionTrait,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<Client>, u64), StoreError> {
+    let total = client::Entity::find().count(db).await?;
+    let models = client::Entity::find()
+        .order_by_asc(client::Column::CreatedAt)
+        .order_by_asc(client::Column::ClientId)
+        .offset(offset)
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok((with_grants(db, models).await?, total))
+}
+
+async fn with_grants(
+    db: &impl ConnectionTrait,
+    models: Vec<client::Model>,
+) -> Result<Vec<Client>, StoreError> {
+    let ids: Vec<String> = models.iter().map(|m| m.client_id.clone()).collect();
+    let mut scopes: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut roles: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    if !ids.is_empty() {
+        for s in client_scope::Entity::find()
+            .filter(client_scope::Column::ClientId.is_in(ids.clone()))
+            .all(db)
+            .await?
+        {
+            scopes
+                .entry(s.client_id)
+                .or_default()
+                .push(format!("{}:{}", s.api_name, s.permission));
+        }
+        for r in client_role::Entity::find()
+            .filter(client_role::Column::ClientId.is_in(ids))
+            .all(db)
+            .await?
+        {
+            roles.entry(r.client_id).or_default().push(r.role_name);
+        }
+    }
+    Ok(models
+        .into_iter()
+        .map(|m| {
+            let s = scopes.remove(&m.client_id).unwrap_or_default();
+            let r = roles.remove(&m.client_id).unwrap_or_default();
+            to_client(m, s, r)
+        })
+        .collect())
+}
+
+/// Replaces a client's settable fields in one transaction; returns the client and the names
+/// of the fields that changed (audited without values for nothing secret lives here).
+pub async fn replace(
+    db: &DatabaseConnection,
+    client_id: &str,
+    fields: ClientFields,
+    max_ttl: std::time::Duration,
+    actor: &crate::store::audit::Actor,
+) -> Result<Client, StoreError> {
+    let before = get(db, client_id).await?;
+    let f = check_fields(db, fields, max_ttl).await?;
+    let txn = db.begin().await?;
+    let model = client::Entity::find_by_id(client_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("client {client_id}")))?;
+    let mut active: client::ActiveModel = model.into();
+    active.name = Set(f.name);
+    active.description = Set(f.description);
+    active.enabled = Set(f.enabled);
+    active.allowed_ips = Set(serde_json::to_string(&f.allowed_ips).unwrap_or_else(|_| "[]".into()));
+    active.token_ttl_seconds = Set(f.token_ttl_seconds);
+    active.updated_at = Set(now());
+    let model = active.update(&txn).await?;
+    write_grants(&txn, client_id, &f.scopes, &f.roles).await?;
+    let after = to_client(
+        model,
+        f.scopes.iter().map(ToString::to_string).collect(),
+        f.roles.into_iter().collect(),
+    );
+    let changed = changed_fields(&before, &after);
+    let kind = match (before.enabled, after.enabled) {
+        (true, false) => "client.disabled",
+        (false, true) => "client.enabled",
+        _ => "client.updated",
+    };
+    crate::store::audit::record(
+        &txn,
+        kind,
+        actor,
+        Some(client_id),
+        serde_json::json!({"changed": changed}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(after)
+}
+
+fn changed_fields(a: &Client, b: &Client) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if a.name != b.name {
+        out.push("name");
+    }
+    if a.description != b.description {
+        out.push("description");
+    }
+    if a.enabled != b.enabled {
+        out.push("enabled");
+    }
+    if a.scopes != b.scopes {
+        out.push("scopes");
+    }
+    if a.roles != b.roles {
+        out.push("roles");
+    }
+    if a.allowed_ips != b.allowed_ips {
+        out.push("allowed_ips");
+    }
+    if a.token_ttl_seconds != b.token_ttl_seconds {
+        out.push("token_ttl_seconds");
+    }
+    out
+}
+
+/// Deletes a client; its scopes, roles and secrets go with it.
+pub async fn delete(
+    db: &DatabaseConnection,
+    client_id: &str,
+    actor: &crate::store::audit::Actor,
+) -> Result<(), StoreError> {
+    let txn = db.begin().await?;
+    let gone = client::Entity::delete_by_id(client_id).exec(&txn).await?;
+    if gone.rows_affected == 0 {
+        return Err(StoreError::NotFound(format!("client {client_id}")));
+    }
+    crate::store::audit::record(
+        &txn,
+        "client.deleted",
+        actor,
+        Some(client_id),
+        serde_json::json!({}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
 }
 
 /// Every client, oldest first.

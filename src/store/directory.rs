@@ -171,6 +171,11 @@ impl ClientDirectory {
         }
     }
 
+    /// Drops every client from memory (a change that touches many, e.g. an API's audience).
+    pub fn invalidate_all(&self) {
+        self.cache.invalidate_all();
+    }
+
     /// Drops a client from memory so its next request reloads it.
     pub async fn invalidate(&self, client_id: &str) {
         self.cache.invalidate(client_id).await;

@@ -77,6 +77,7 @@ pub async fn rotate(
     jwks_max_age: Duration,
     max_ttl: Duration,
     immediately: bool,
+    actor: &super::audit::Actor,
 ) -> Result<KeyStatus, StoreError> {
     let now = now();
     let activates_at = if immediately {
@@ -86,6 +87,14 @@ pub async fn rotate(
     };
     let kid = insert(db, algorithm, kek, activates_at).await?;
     tracing::info!(%kid, alg = %algorithm, %activates_at, "rotated signing key");
+    super::audit::record(
+        db,
+        "key.rotated",
+        actor,
+        Some(&kid),
+        serde_json::json!({"alg": algorithm.as_str(), "activates_at": activates_at, "now": immediately}),
+    )
+    .await?;
     statuses(db, now, max_ttl)
         .await?
         .into_iter()
@@ -115,7 +124,15 @@ pub async fn rotate_if_due(
     if signing.activates_at + rotate_after - prepublication(jwks_max_age) > now {
         return Ok(None);
     }
-    rotate(db, algorithm, kek, jwks_max_age, max_ttl, false)
-        .await
-        .map(Some)
+    rotate(
+        db,
+        algorithm,
+        kek,
+        jwks_max_age,
+        max_ttl,
+        false,
+        &super::audit::Actor::cli(),
+    )
+    .await
+    .map(Some)
 }

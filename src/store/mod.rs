@@ -1,9 +1,12 @@
 //! Repositories over sea-orm, and the in-memory caches the token path reads.
 
 pub mod apis;
+pub mod audit;
 pub mod clients;
 pub mod directory;
 pub mod keys;
+pub mod secrets;
+pub mod usage;
 
 use std::path::Path;
 use std::time::Duration;
@@ -13,7 +16,7 @@ use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
 pub use apis::{Api, NewApi};
-pub use clients::{Client, NewClient};
+pub use clients::{Client, ClientFields, NewClient};
 pub use directory::{ClientDirectory, GrantedScope, StoredSecret, TokenClient};
 
 /// Errors of the storage layer.
@@ -37,6 +40,9 @@ pub enum StoreError {
         field: &'static str,
         message: String,
     },
+    /// Several fields failed validation.
+    #[error("{}", .0.iter().map(|(f, m)| format!("{f}: {m}")).collect::<Vec<_>>().join("; "))]
+    Validation(Vec<(&'static str, String)>),
     /// Key generation or sealing failed.
     #[error(transparent)]
     Key(#[from] crate::keys::KeyError),
@@ -49,6 +55,14 @@ impl StoreError {
             message: message.into(),
         }
     }
+}
+
+/// Parses an allowed source: an IPv4/IPv6 address or a CIDR with a valid prefix.
+pub fn parse_ip_range(s: &str) -> Option<ipnet::IpNet> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .ok()
+        .or_else(|| s.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
 }
 
 /// Opens the database: SQLite in WAL mode with a small pool, or PostgreSQL.

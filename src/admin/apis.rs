@@ -1,0 +1,168 @@
+//! `/admin/v1/apis…`: the API catalog.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+
+use super::{Admin, AdminError, Page, PageQuery, Problem, created, json_body, ok_json};
+use crate::state::AppState;
+use crate::store::{self, Api, NewApi};
+
+/// Body of `POST /apis`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApiInput {
+    /// `[a-z0-9][a-z0-9._-]{0,62}`.
+    pub name: String,
+    /// Absolute URI, unique: the `aud` of its tokens and the `resource` that selects it.
+    pub audience: String,
+    /// Subset of `read`, `write` (default both).
+    #[serde(default = "both")]
+    pub permissions: Vec<String>,
+}
+
+/// Body of `PUT /apis/{name}`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApiUpdate {
+    /// Must equal the name in the path if given.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// New audience URI.
+    pub audience: String,
+    /// New permissions; one still granted cannot be dropped.
+    pub permissions: Vec<String>,
+}
+
+fn both() -> Vec<String> {
+    vec!["read".into(), "write".into()]
+}
+
+/// `?force=true` on delete.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ForceQuery {
+    /// Also remove every grant of this API.
+    #[serde(default)]
+    force: Option<String>,
+}
+
+fn base(state: &AppState) -> String {
+    format!("{}/admin/v1/apis", state.issuer)
+}
+
+#[utoipa::path(get, path = "/admin/v1/apis", tag = "apis", params(PageQuery),
+    responses((status = 200, body = Page<Api>), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = ["admin:read"])))]
+/// List APIs by name.
+pub async fn list(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, AdminError> {
+    let paging = query.paging()?;
+    let all = store::apis::list(&state.db).await?;
+    let total = all.len() as u64;
+    let items = all
+        .into_iter()
+        .skip(paging.offset as usize)
+        .take(paging.limit as usize)
+        .collect();
+    Ok(ok_json(&Page::new(items, total, paging, &base(&state))))
+}
+
+#[utoipa::path(post, path = "/admin/v1/apis", tag = "apis", request_body = ApiInput,
+    responses((status = 201, body = Api, headers(("Location" = String))), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = ["admin:write"])))]
+/// Register an API.
+pub async fn create(
+    admin: Admin,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, AdminError> {
+    let input: ApiInput = json_body(&req, payload, false).await?;
+    let api = store::apis::create(
+        &state.db,
+        NewApi {
+            name: input.name,
+            audience: input.audience,
+            permissions: input.permissions,
+        },
+        &admin.actor(),
+    )
+    .await?;
+    Ok(created(format!("{}/{}", base(&state), api.name), &api))
+}
+
+#[utoipa::path(get, path = "/admin/v1/apis/{name}", tag = "apis",
+    params(("name" = String, Path, description = "API name")),
+    responses((status = 200, body = Api), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = ["admin:read"])))]
+/// One API.
+pub async fn get(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    Ok(ok_json(&store::apis::get(&state.db, &path).await?))
+}
+
+#[utoipa::path(put, path = "/admin/v1/apis/{name}", tag = "apis", request_body = ApiUpdate,
+    params(("name" = String, Path, description = "API name")),
+    responses((status = 200, body = Api), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = ["admin:write"])))]
+/// Change an API's audience and permissions.
+pub async fn replace(
+    admin: Admin,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, AdminError> {
+    let input: ApiUpdate = json_body(&req, payload, false).await?;
+    if input.name.as_ref().is_some_and(|n| *n != *path) {
+        return Err(AdminError::field("name", "must match the name in the path"));
+    }
+    let api = store::apis::replace(
+        &state.db,
+        &path,
+        input.audience,
+        input.permissions,
+        &admin.actor(),
+    )
+    .await?;
+    // Audiences are cached with every client's grants.
+    state.clients.invalidate_all();
+    Ok(ok_json(&api))
+}
+
+#[utoipa::path(delete, path = "/admin/v1/apis/{name}", tag = "apis",
+    params(("name" = String, Path, description = "API name"), ForceQuery),
+    responses((status = 204, description = "Deleted"), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = ["admin:write"])))]
+/// Delete an API; one still granted needs `?force=true`, which removes those grants.
+pub async fn delete(
+    admin: Admin,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<ForceQuery>,
+) -> Result<HttpResponse, AdminError> {
+    let force = match query.force.as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(AdminError::field("force", "must be true or false")),
+    };
+    let affected = store::apis::delete(&state.db, &path, force, &admin.actor()).await?;
+    for client_id in affected {
+        state.clients.invalidate(&client_id).await;
+    }
+    Ok(HttpResponse::NoContent().finish())
+}

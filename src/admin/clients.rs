@@ -1,0 +1,434 @@
+//! `/admin/v1/clients…`: clients and their secrets.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Admin, AdminError, Page, PageQuery, created, json_body, ok_json, parse_json};
+use crate::state::AppState;
+use crate::store::secrets::SecretInfo;
+use crate::store::{self, Client, ClientFields, NewClient};
+
+/// A client as the admin API shows it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ClientView {
+    /// Opaque, URL-safe id.
+    pub client_id: String,
+    /// Display name.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// Whether it may get tokens.
+    pub enabled: bool,
+    /// Directly granted scopes.
+    pub scopes: Vec<String>,
+    /// Roles whose scopes it also holds.
+    pub roles: Vec<String>,
+    /// Addresses and CIDRs it may call from; empty means any.
+    pub allowed_ips: Vec<String>,
+    /// Lifetime of its tokens, in seconds.
+    pub token_ttl_seconds: u32,
+    /// The client that created it; `null` for root clients made by the CLI.
+    pub owner: Option<String>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// Last successful token request (may lag by the flush interval).
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// Usage, on `GET /clients/{client_id}` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+}
+
+/// Token use of a client.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Usage {
+    /// Tokens issued in the last 24 hours.
+    pub tokens_issued_24h: u64,
+    /// Last successful token request.
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// A new client with its first secret, shown only in this response.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CreatedClient {
+    /// The client.
+    #[serde(flatten)]
+    pub client: ClientView,
+    /// The secret: store it now, it is never shown again.
+    pub client_secret: String,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The settable fields of a client (`POST`, `PUT`; `PATCH` merges into them).
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClientInput {
+    /// Display name (1–200 characters).
+    pub name: String,
+    /// Free text.
+    #[serde(default)]
+    pub description: String,
+    /// Whether it may get tokens (default true).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Scopes `{api}:{permission}`.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Role names.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// IPv4/IPv6 addresses or CIDRs.
+    #[serde(default)]
+    pub allowed_ips: Vec<String>,
+    /// Token lifetime, 60 … `token.max_ttl_seconds`; `null` for the server default.
+    #[serde(default)]
+    pub token_ttl_seconds: Option<u32>,
+}
+
+impl From<ClientInput> for ClientFields {
+    fn from(i: ClientInput) -> Self {
+        ClientFields {
+            name: i.name,
+            description: i.description,
+            enabled: i.enabled,
+            scopes: i.scopes,
+            roles: i.roles,
+            allowed_ips: i.allowed_ips,
+            token_ttl_seconds: i.token_ttl_seconds,
+        }
+    }
+}
+
+/// Body of `POST /clients/{client_id}/secrets`.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSecretInput {
+    /// When the secret stops working (RFC 3339); never if absent.
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A new secret, shown only in this response.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CreatedSecret {
+    /// The secret's id.
+    pub secret_id: String,
+    /// The secret: store it now, it is never shown again.
+    pub client_secret: String,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Expiry, if any.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+fn view(state: &AppState, c: Client) -> ClientView {
+    ClientView {
+        client_id: c.client_id,
+        name: c.name,
+        description: c.description,
+        enabled: c.enabled,
+        scopes: c.scopes,
+        roles: c.roles,
+        allowed_ips: c.allowed_ips,
+        token_ttl_seconds: c
+            .token_ttl_seconds
+            .unwrap_or(state.settings.token_ttl.as_secs() as u32),
+        owner: c.owner,
+        created_at: c.created_at,
+        updated_at: c.updated_at,
+        last_used_at: c.last_used_at,
+        usage: None,
+    }
+}
+
+fn base(state: &AppState) -> String {
+    format!("{}/admin/v1/clients", state.issuer)
+}
+
+/// The owner rule: a client that is not a root client may grant only scopes it holds.
+async fn check_grantable(
+    state: &AppState,
+    admin: &Admin,
+    scopes: &[String],
+) -> Result<(), AdminError> {
+    let acting = store::clients::get(&state.db, &admin.client_id).await?;
+    if acting.owner.is_none() {
+        return Ok(());
+    }
+    let held = state
+        .clients
+        .get(&admin.client_id)
+        .await?
+        .ok_or(AdminError::InvalidToken)?;
+    let missing: Vec<&str> = scopes
+        .iter()
+        .filter(|s| !held.scopes.iter().any(|h| &h.scope == *s))
+        .map(String::as_str)
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(AdminError::Forbidden(format!(
+            "you may grant only scopes you hold; not held: {}",
+            missing.join(" ")
+        )))
+    }
+}
+
+#[utoipa::path(get, path = "/admin/v1/clients", tag = "clients", params(PageQuery),
+    responses((status = 200, body = Page<ClientView>), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = ["admin:read"])))]
+/// List clients, oldest first.
+pub async fn list(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, AdminError> {
+    let paging = query.paging()?;
+    let (clients, total) = store::clients::page(&state.db, paging.offset, paging.limit).await?;
+    let items = clients.into_iter().map(|c| view(&state, c)).collect();
+    Ok(ok_json(&Page::new(items, total, paging, &base(&state))))
+}
+
+#[utoipa::path(post, path = "/admin/v1/clients", tag = "clients", request_body = ClientInput,
+    responses((status = 201, body = CreatedClient, headers(("Location" = String))), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = ["admin:write"])))]
+/// Create a client owned by the caller; its first secret is in the response, only there.
+pub async fn create(
+    admin: Admin,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, AdminError> {
+    let input: ClientInput = json_body(&req, payload, false).await?;
+    check_grantable(&state, &admin, &input.scopes).await?;
+    let (client, secret) = store::clients::create(
+        &state.db,
+        NewClient {
+            fields: input.into(),
+            owner: Some(admin.client_id.clone()),
+        },
+        state.settings.token_max_ttl,
+        Some(&admin.actor()),
+    )
+    .await?;
+    let location = format!("{}/{}", base(&state), client.client_id);
+    Ok(created(
+        location,
+        &CreatedClient {
+            client: view(&state, client),
+            client_secret: secret.expose().to_owned(),
+        },
+    ))
+}
+
+#[utoipa::path(get, path = "/admin/v1/clients/{client_id}", tag = "clients",
+    params(("client_id" = String, Path, description = "Client id")),
+    responses((status = 200, body = ClientView), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = ["admin:read"])))]
+/// One client, with its usage.
+pub async fn get(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let client = store::clients::get(&state.db, &path).await?;
+    let since = Utc::now() - chrono::Duration::hours(24);
+    let tokens_issued_24h =
+        store::audit::tokens_issued_since(&state.db, &client.client_id, since).await?;
+    let mut v = view(&state, client);
+    v.usage = Some(Usage {
+        tokens_issued_24h,
+        last_used_at: v.last_used_at,
+    });
+    Ok(ok_json(&v))
+}
+
+async fn apply(
+    admin: &Admin,
+    state: &AppState,
+    client_id: &str,
+    input: ClientInput,
+) -> Result<HttpResponse, AdminError> {
+    let before = store::clients::get(&state.db, client_id).await?;
+    let added: Vec<String> = input
+        .scopes
+        .iter()
+        .filter(|s| !before.scopes.contains(s))
+        .cloned()
+        .collect();
+    check_grantable(state, admin, &added).await?;
+    let client = store::clients::replace(
+        &state.db,
+        client_id,
+        input.into(),
+        state.settings.token_max_ttl,
+        &admin.actor(),
+    )
+    .await?;
+    state.clients.invalidate(client_id).await;
+    Ok(ok_json(&view(state, client)))
+}
+
+#[utoipa::path(put, path = "/admin/v1/clients/{client_id}", tag = "clients", request_body = ClientInput,
+    params(("client_id" = String, Path, description = "Client id")),
+    responses((status = 200, body = ClientView), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = ["admin:write"])))]
+/// Replace a client's settable fields (omitted ones take their defaults).
+pub async fn replace(
+    admin: Admin,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, AdminError> {
+    let input: ClientInput = json_body(&req, payload, false).await?;
+    apply(&admin, &state, &path, input).await
+}
+
+#[utoipa::path(patch, path = "/admin/v1/clients/{client_id}", tag = "clients",
+    request_body(content = ClientInput, content_type = "application/merge-patch+json", description = "RFC 7396 merge patch of the settable fields"),
+    params(("client_id" = String, Path, description = "Client id")),
+    responses((status = 200, body = ClientView), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = ["admin:write"])))]
+/// Change some fields (RFC 7396 JSON merge patch); `"enabled": false` disables the client.
+pub async fn patch(
+    admin: Admin,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, AdminError> {
+    let patch: serde_json::Value = json_body(&req, payload, true).await?;
+    if !patch.is_object() {
+        return Err(AdminError::field(
+            "body",
+            "a merge patch must be a JSON object",
+        ));
+    }
+    let current = store::clients::get(&state.db, &path).await?;
+    let mut doc = serde_json::to_value(ClientInput {
+        name: current.name,
+        description: current.description,
+        enabled: current.enabled,
+        scopes: current.scopes,
+        roles: current.roles,
+        allowed_ips: current.allowed_ips,
+        token_ttl_seconds: current.token_ttl_seconds,
+    })
+    .map_err(|_| AdminError::Internal)?;
+    json_patch::merge(&mut doc, &patch);
+    let bytes = serde_json::to_vec(&doc).map_err(|_| AdminError::Internal)?;
+    let input: ClientInput = parse_json(&bytes)?;
+    apply(&admin, &state, &path, input).await
+}
+
+#[utoipa::path(delete, path = "/admin/v1/clients/{client_id}", tag = "clients",
+    params(("client_id" = String, Path, description = "Client id")),
+    responses((status = 204, description = "Deleted with its secrets"), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = ["admin:write"])))]
+/// Delete a client and its secrets; its tokens stop being accepted here.
+pub async fn delete(
+    admin: Admin,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    store::clients::delete(&state.db, &path, &admin.actor()).await?;
+    state.clients.invalidate(&path).await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(get, path = "/admin/v1/clients/{client_id}/secrets", tag = "secrets",
+    params(("client_id" = String, Path, description = "Client id")),
+    responses((status = 200, body = Page<SecretInfo>), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = ["admin:read"])))]
+/// A client's secrets, masked.
+pub async fn list_secrets(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let secrets = store::secrets::list(&state.db, &path).await?;
+    let base = format!("{}/{}/secrets", base(&state), path);
+    Ok(ok_json(&Page::whole(secrets, &base)))
+}
+
+#[utoipa::path(post, path = "/admin/v1/clients/{client_id}/secrets", tag = "secrets", request_body = NewSecretInput,
+    params(("client_id" = String, Path, description = "Client id")),
+    responses((status = 201, body = CreatedSecret, headers(("Location" = String))), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = ["admin:write"])))]
+/// Add a secret beside the existing ones (rotation without downtime).
+pub async fn add_secret(
+    admin: Admin,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, AdminError> {
+    let input: NewSecretInput = super::json_body_or_default(&req, payload).await?;
+    let (info, secret) =
+        store::secrets::add(&state.db, &path, input.expires_at, &admin.actor()).await?;
+    state.clients.invalidate(&path).await;
+    let location = format!("{}/{}/secrets/{}", base(&state), path, info.secret_id);
+    Ok(created(location, &created_secret(info, secret)))
+}
+
+fn created_secret(info: SecretInfo, secret: crate::secret::ClientSecret) -> CreatedSecret {
+    CreatedSecret {
+        secret_id: info.secret_id,
+        client_secret: secret.expose().to_owned(),
+        created_at: info.created_at,
+        expires_at: info.expires_at,
+    }
+}
+
+#[utoipa::path(delete, path = "/admin/v1/clients/{client_id}/secrets/{secret_id}", tag = "secrets",
+    params(("client_id" = String, Path, description = "Client id"), ("secret_id" = String, Path, description = "Secret id")),
+    responses((status = 204, description = "Deleted; it stops working at once"), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = ["admin:write"])))]
+/// Delete one secret.
+pub async fn delete_secret(
+    admin: Admin,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AdminError> {
+    let (client_id, secret_id) = path.into_inner();
+    store::secrets::delete(&state.db, &client_id, &secret_id, &admin.actor()).await?;
+    state.clients.invalidate(&client_id).await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(post, path = "/admin/v1/clients/{client_id}/reset-secret", tag = "secrets",
+    params(("client_id" = String, Path, description = "Client id")),
+    responses((status = 200, body = CreatedSecret), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = ["admin:write"])))]
+/// Replace every secret with a new one; the old ones stop working at once.
+pub async fn reset_secret(
+    admin: Admin,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let (info, secret) = store::secrets::reset(&state.db, &path, &admin.actor()).await?;
+    state.clients.invalidate(&path).await;
+    Ok(ok_json(&created_secret(info, secret)))
+}
+
+use super::Problem;

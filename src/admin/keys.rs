@@ -1,0 +1,158 @@
+//! `/admin/v1/keys…` and `/admin/v1/audit-events`.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::{
+    Admin, AdminError, FieldError, Page, PageQuery, Problem, json_body_or_default, ok_json,
+};
+use crate::keys::KeyStatus;
+use crate::state::AppState;
+use crate::store::{self, audit::AuditEvent, audit::AuditFilter};
+
+#[utoipa::path(get, path = "/admin/v1/keys", tag = "keys",
+    responses((status = 200, body = Page<KeyStatus>), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = ["admin:read"])))]
+/// Signing keys: public identity and state only, never private parts.
+pub async fn list(_admin: Admin, state: web::Data<AppState>) -> Result<HttpResponse, AdminError> {
+    let keys = store::keys::statuses(&state.db, Utc::now(), state.settings.token_max_ttl).await?;
+    let base = format!("{}/admin/v1/keys", state.issuer);
+    Ok(ok_json(&Page::whole(keys, &base)))
+}
+
+/// Body of `POST /keys/rotate`.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateInput {
+    /// Sign with the new key at once (emergency) instead of after one JWKS cache lifetime.
+    #[serde(default)]
+    pub now: bool,
+}
+
+#[utoipa::path(post, path = "/admin/v1/keys/rotate", tag = "keys", request_body = RotateInput,
+    responses((status = 200, body = KeyStatus), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = ["admin:write"])))]
+/// Add a signing key: published at once, signing after one JWKS cache lifetime.
+pub async fn rotate(
+    admin: Admin,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, AdminError> {
+    let input: RotateInput = json_body_or_default(&req, payload).await?;
+    let s = &state.settings;
+    let key = store::keys::rotate(
+        &state.db,
+        s.key_algorithm,
+        &state.kek,
+        s.jwks_max_age,
+        s.token_max_ttl,
+        input.now,
+        &admin.actor(),
+    )
+    .await?;
+    // Publish in this process at once rather than at the next refresh tick.
+    if let Err(e) = state.reload_keys().await {
+        tracing::error!(error = %e, "reloading keys after rotation failed");
+    }
+    Ok(ok_json(&key))
+}
+
+/// Filters of `GET /audit-events`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Events whose actor or target is this client.
+    client_id: Option<String>,
+    /// Exact event type, e.g. `client.created`, `token.issued`.
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    kind: Option<String>,
+    /// From this time (RFC 3339), inclusive.
+    since: Option<String>,
+    /// Before this time (RFC 3339).
+    until: Option<String>,
+    /// Items to skip (default 0).
+    #[param(value_type = Option<u64>)]
+    offset: Option<String>,
+    /// Items to return, 1–1000 (default 50).
+    #[param(value_type = Option<u64>)]
+    limit: Option<String>,
+}
+
+fn time_param(name: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, FieldError> {
+    value
+        .map(|v| {
+            DateTime::parse_from_rfc3339(v)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| FieldError {
+                    field: name.into(),
+                    message: "must be an RFC 3339 time such as 2026-01-31T12:00:00Z".into(),
+                })
+        })
+        .transpose()
+}
+
+#[utoipa::path(get, path = "/admin/v1/audit-events", tag = "audit", params(AuditQuery),
+    responses((status = 200, body = Page<AuditEvent>), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = ["admin:read"])))]
+/// Admin changes and per-minute token counters, newest first.
+pub async fn audit_events(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    query: web::Query<AuditQuery>,
+) -> Result<HttpResponse, AdminError> {
+    let q = query.into_inner();
+    let paging = PageQuery {
+        offset: q.offset.clone(),
+        limit: q.limit.clone(),
+    }
+    .paging();
+    let mut errors = Vec::new();
+    let since = time_param("since", q.since.as_deref()).unwrap_or_else(|e| {
+        errors.push(e);
+        None
+    });
+    let until = time_param("until", q.until.as_deref()).unwrap_or_else(|e| {
+        errors.push(e);
+        None
+    });
+    let paging = match paging {
+        Ok(p) if errors.is_empty() => p,
+        Ok(_) => return Err(AdminError::Validation(errors)),
+        Err(AdminError::Validation(mut e)) => {
+            e.extend(errors);
+            return Err(AdminError::Validation(e));
+        }
+        Err(e) => return Err(e),
+    };
+    let filter = AuditFilter {
+        client_id: q.client_id.clone(),
+        kind: q.kind.clone(),
+        since,
+        until,
+    };
+    let (events, total) =
+        store::audit::page(&state.db, &filter, paging.offset, paging.limit).await?;
+    let mut base = format!("{}/admin/v1/audit-events", state.issuer);
+    let mut params = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in [
+        ("client_id", &q.client_id),
+        ("type", &q.kind),
+        ("since", &q.since),
+        ("until", &q.until),
+    ] {
+        if let Some(v) = v {
+            params.append_pair(k, v);
+        }
+    }
+    let params = params.finish();
+    if !params.is_empty() {
+        base = format!("{base}?{params}");
+    }
+    Ok(ok_json(&Page::new(events, total, paging, &base)))
+}

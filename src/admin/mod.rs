@@ -1,0 +1,372 @@
+//! The admin REST API (`/admin/v1`): clients, secrets, APIs, keys and audit events.
+
+mod apis;
+mod clients;
+mod keys;
+mod openapi;
+mod problem;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::http::{Method, header};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+pub use problem::{AdminError, FieldError, Problem};
+
+use crate::oauth::verify::verify_access_token;
+use crate::state::AppState;
+use crate::store::audit::Actor;
+
+/// Admin bodies are small JSON documents.
+pub const ADMIN_BODY_LIMIT: usize = 256 * 1024;
+
+/// Every admin route, under `/admin/v1`.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/admin/v1")
+            .route("/openapi.json", web::get().to(openapi::document))
+            .route("/clients", web::get().to(clients::list))
+            .route("/clients", web::post().to(clients::create))
+            .route("/clients/{client_id}", web::get().to(clients::get))
+            .route("/clients/{client_id}", web::put().to(clients::replace))
+            .route("/clients/{client_id}", web::patch().to(clients::patch))
+            .route("/clients/{client_id}", web::delete().to(clients::delete))
+            .route(
+                "/clients/{client_id}/secrets",
+                web::get().to(clients::list_secrets),
+            )
+            .route(
+                "/clients/{client_id}/secrets",
+                web::post().to(clients::add_secret),
+            )
+            .route(
+                "/clients/{client_id}/secrets/{secret_id}",
+                web::delete().to(clients::delete_secret),
+            )
+            .route(
+                "/clients/{client_id}/reset-secret",
+                web::post().to(clients::reset_secret),
+            )
+            .route("/apis", web::get().to(apis::list))
+            .route("/apis", web::post().to(apis::create))
+            .route("/apis/{name}", web::get().to(apis::get))
+            .route("/apis/{name}", web::put().to(apis::replace))
+            .route("/apis/{name}", web::delete().to(apis::delete))
+            .route("/keys", web::get().to(keys::list))
+            .route("/keys/rotate", web::post().to(keys::rotate))
+            .route("/audit-events", web::get().to(keys::audit_events))
+            .default_service(web::to(not_found)),
+    );
+}
+
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, AdminError> {
+    Err(AdminError::NotFound(format!(
+        "{} {}",
+        req.method(),
+        req.path()
+    )))
+}
+
+/// An authenticated administrator: a client whose token carries the admin audience and the
+/// scope the method needs (`admin:read` for GET, `admin:write` otherwise).
+pub struct Admin {
+    /// The acting client.
+    pub client_id: String,
+}
+
+impl Admin {
+    /// The audit actor.
+    pub fn actor(&self) -> Actor {
+        Actor(Some(self.client_id.clone()))
+    }
+}
+
+impl FromRequest for Admin {
+    type Error = AdminError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AdminError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { authenticate(&req).await })
+    }
+}
+
+async fn authenticate(req: &HttpRequest) -> Result<Admin, AdminError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or(AdminError::Internal)?;
+    let mut values = req.headers().get_all(header::AUTHORIZATION);
+    let Some(value) = values.next() else {
+        return Err(AdminError::NoToken);
+    };
+    if values.next().is_some() {
+        return Err(AdminError::BadRequest(
+            "more than one Authorization header".into(),
+        ));
+    }
+    let value = value.to_str().map_err(|_| AdminError::InvalidToken)?;
+    let token = match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+        _ => return Err(AdminError::NoToken),
+    };
+    let ring = state.keys.load();
+    let verified =
+        verify_access_token(&ring, &state.issuer, token, chrono::Utc::now()).map_err(|e| {
+            tracing::info!(reason = e.0, "admin token refused");
+            AdminError::InvalidToken
+        })?;
+    if !verified
+        .audiences
+        .iter()
+        .any(|a| *a == state.admin_audience())
+    {
+        return Err(AdminError::InvalidToken);
+    }
+    // A token outlives changes to its client: refuse those of disabled or deleted clients.
+    match state.clients.get(&verified.client_id).await {
+        Ok(Some(client)) if client.enabled => {}
+        Ok(_) => return Err(AdminError::InvalidToken),
+        Err(e) => {
+            tracing::error!(error = %e, "loading admin client failed");
+            return Err(AdminError::Internal);
+        }
+    }
+    let needed = if matches!(*req.method(), Method::GET | Method::HEAD) {
+        "admin:read"
+    } else {
+        "admin:write"
+    };
+    if !verified.has_scope(needed) {
+        return Err(AdminError::InsufficientScope(needed));
+    }
+    Ok(Admin {
+        client_id: verified.client_id,
+    })
+}
+
+/// Reads a JSON body (at most [`ADMIN_BODY_LIMIT`]); errors name the field at fault.
+pub(crate) async fn json_body<T: DeserializeOwned>(
+    req: &HttpRequest,
+    payload: web::Payload,
+    merge_patch: bool,
+) -> Result<T, AdminError> {
+    let body = read_body(payload).await?;
+    check_content_type(req, merge_patch)?;
+    parse_json(&body)
+}
+
+/// Like [`json_body`], but an empty body means `T::default()`.
+pub(crate) async fn json_body_or_default<T: DeserializeOwned + Default>(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<T, AdminError> {
+    let body = read_body(payload).await?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    check_content_type(req, false)?;
+    parse_json(&body)
+}
+
+async fn read_body(mut payload: web::Payload) -> Result<web::BytesMut, AdminError> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| AdminError::BadRequest("unreadable body".into()))?;
+        if body.len() + chunk.len() > ADMIN_BODY_LIMIT {
+            return Err(AdminError::PayloadTooLarge(ADMIN_BODY_LIMIT));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn check_content_type(req: &HttpRequest, merge_patch: bool) -> Result<(), AdminError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        });
+    match content_type.as_deref() {
+        Some("application/json") => Ok(()),
+        Some("application/merge-patch+json") if merge_patch => Ok(()),
+        _ => Err(AdminError::UnsupportedMediaType(if merge_patch {
+            "use Content-Type: application/merge-patch+json or application/json".into()
+        } else {
+            "use Content-Type: application/json".into()
+        })),
+    }
+}
+
+/// Parses JSON into `T`, naming the offending field on error.
+pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AdminError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return AdminError::BadRequest(format!("the body is not valid JSON: {inner}"));
+        }
+        let message = inner.to_string();
+        // serde reports an unknown field at its parent's path; name the field itself.
+        let field = match message.strip_prefix("unknown field `") {
+            Some(rest) => rest.split('`').next().unwrap_or_default().to_owned(),
+            None if path == "." => "body".to_owned(),
+            None => path,
+        };
+        AdminError::Validation(vec![FieldError {
+            field,
+            message: message
+                .split(" at line ")
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+        }])
+    })
+}
+
+/// `offset` and `limit` of a list request.
+#[derive(Debug, Clone, Copy)]
+pub struct Paging {
+    /// Items to skip.
+    pub offset: u64,
+    /// Items to return (1–1000).
+    pub limit: u64,
+}
+
+/// Query parameters of list endpoints, read as strings so errors can name them.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Items to skip (default 0).
+    #[param(value_type = Option<u64>)]
+    pub(crate) offset: Option<String>,
+    /// Items to return, 1–1000 (default 50).
+    #[param(value_type = Option<u64>)]
+    pub(crate) limit: Option<String>,
+}
+
+impl PageQuery {
+    /// Validates the parameters.
+    pub fn paging(&self) -> Result<Paging, AdminError> {
+        let mut errors = Vec::new();
+        let offset = match self.offset.as_deref() {
+            None => 0,
+            Some(s) => s.parse::<u64>().unwrap_or_else(|_| {
+                errors.push(FieldError {
+                    field: "offset".into(),
+                    message: "must be a whole number ≥ 0".into(),
+                });
+                0
+            }),
+        };
+        let limit = match self.limit.as_deref() {
+            None => 50,
+            Some(s) => match s.parse::<u64>() {
+                Ok(n) if (1..=1000).contains(&n) => n,
+                _ => {
+                    errors.push(FieldError {
+                        field: "limit".into(),
+                        message: "must be a whole number from 1 to 1000".into(),
+                    });
+                    50
+                }
+            },
+        };
+        if errors.is_empty() {
+            Ok(Paging { offset, limit })
+        } else {
+            Err(AdminError::Validation(errors))
+        }
+    }
+}
+
+/// Links of a page.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PageLinks {
+    /// This page.
+    #[serde(rename = "self")]
+    pub this: String,
+    /// The next page, if any.
+    pub next: Option<String>,
+    /// The previous page, if any.
+    pub prev: Option<String>,
+}
+
+/// The page object every list endpoint answers.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Page<T: utoipa::ToSchema> {
+    /// The items of this page.
+    pub items: Vec<T>,
+    /// Items in the whole list.
+    pub total: u64,
+    /// Items skipped.
+    pub offset: u64,
+    /// Page size asked for.
+    pub limit: u64,
+    /// Navigation.
+    pub links: PageLinks,
+}
+
+impl<T: utoipa::ToSchema> Page<T> {
+    /// A page of `items` at `paging` out of `total`; `base` is the absolute path with any
+    /// filter parameters (`…?type=x` or `…`).
+    pub fn new(items: Vec<T>, total: u64, paging: Paging, base: &str) -> Self {
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let link = |offset: u64| format!("{base}{sep}offset={offset}&limit={}", paging.limit);
+        let next =
+            (paging.offset + paging.limit < total).then(|| link(paging.offset + paging.limit));
+        let prev = (paging.offset > 0).then(|| link(paging.offset.saturating_sub(paging.limit)));
+        Page {
+            items,
+            total,
+            offset: paging.offset,
+            limit: paging.limit,
+            links: PageLinks {
+                this: link(paging.offset),
+                next,
+                prev,
+            },
+        }
+    }
+
+    /// Everything on one page (small lists).
+    pub fn whole(items: Vec<T>, base: &str) -> Self {
+        let total = items.len() as u64;
+        Self::new(
+            items,
+            total,
+            Paging {
+                offset: 0,
+                limit: total.max(1),
+            },
+            base,
+        )
+    }
+}
+
+/// `200` with JSON and `Cache-Control: no-store` (admin data is never cached).
+pub(crate) fn ok_json(body: &impl Serialize) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .json(body)
+}
+
+/// `201` with `Location`.
+pub(crate) fn created(location: String, body: &impl Serialize) -> HttpResponse {
+    HttpResponse::Created()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .json(body)
+}

@@ -1,0 +1,131 @@
+//! Verifying access tokens this server issued (admin API; introspection later).
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::keys::SigningKeyRing;
+
+/// Clock skew tolerated on `exp` and `nbf`.
+const LEEWAY_SECONDS: i64 = 30;
+
+/// The claims of a verified token that callers use.
+#[derive(Debug, Clone)]
+pub struct VerifiedToken {
+    /// `client_id` (= `sub`).
+    pub client_id: String,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+    /// Audiences.
+    pub audiences: Vec<String>,
+    /// Expiry (unix seconds).
+    pub exp: i64,
+    /// Token id.
+    pub jti: String,
+}
+
+impl VerifiedToken {
+    /// Whether the token carries `scope`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+}
+
+#[derive(Deserialize)]
+struct Header {
+    alg: String,
+    typ: Option<String>,
+    kid: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Aud {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize)]
+struct Claims {
+    iss: String,
+    client_id: String,
+    aud: Aud,
+    #[serde(default)]
+    scope: String,
+    exp: i64,
+    nbf: Option<i64>,
+    #[serde(default)]
+    jti: String,
+}
+
+/// Why a token was refused; deliberately without detail for the caller.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid token: {0}")]
+pub struct InvalidToken(pub &'static str);
+
+/// Verifies signature (against a published key), `typ`, `iss`, `exp` and `nbf`.
+pub fn verify_access_token(
+    ring: &SigningKeyRing,
+    issuer: &str,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<VerifiedToken, InvalidToken> {
+    let mut parts = token.split('.');
+    let (Some(h), Some(p), Some(sig), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(InvalidToken("not a compact JWS"));
+    };
+    let decode = |s: &str| {
+        URL_SAFE_NO_PAD
+            .decode(s)
+            .map_err(|_| InvalidToken("bad base64url"))
+    };
+    let header: Header =
+        serde_json::from_slice(&decode(h)?).map_err(|_| InvalidToken("bad header"))?;
+    if !header.typ.as_deref().is_some_and(|t| {
+        t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt")
+    }) {
+        return Err(InvalidToken("typ is not at+jwt"));
+    }
+    let key = header
+        .kid
+        .as_deref()
+        .and_then(|kid| ring.key(kid))
+        .ok_or(InvalidToken("unknown key"))?;
+    if header.alg != key.algorithm.as_str() {
+        return Err(InvalidToken("algorithm mismatch"));
+    }
+    let signed_len = h.len() + 1 + p.len();
+    if !key.verify(&token.as_bytes()[..signed_len], &decode(sig)?) {
+        return Err(InvalidToken("bad signature"));
+    }
+    let claims: Claims =
+        serde_json::from_slice(&decode(p)?).map_err(|_| InvalidToken("bad claims"))?;
+    if claims.iss != issuer {
+        return Err(InvalidToken("wrong issuer"));
+    }
+    let now = now.timestamp();
+    if claims.exp + LEEWAY_SECONDS <= now {
+        return Err(InvalidToken("expired"));
+    }
+    if claims.nbf.is_some_and(|nbf| nbf - LEEWAY_SECONDS > now) {
+        return Err(InvalidToken("not yet valid"));
+    }
+    Ok(VerifiedToken {
+        client_id: claims.client_id,
+        scopes: claims
+            .scope
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        audiences: match claims.aud {
+            Aud::One(a) => vec![a],
+            Aud::Many(a) => a,
+        },
+        exp: claims.exp,
+        jti: claims.jti,
+    })
+}
