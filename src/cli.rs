@@ -71,6 +71,92 @@ pub enum ClientsCommand {
         #[command(flatten)]
         output: Output,
     },
+    /// Show one client.
+    Get {
+        /// Client id.
+        client_id: String,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Change a client; options not given keep their values.
+    Update {
+        /// Client id.
+        client_id: String,
+        /// New display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// New description.
+        #[arg(long)]
+        description: Option<String>,
+        /// New space-separated scopes (replaces the current ones).
+        #[arg(long)]
+        scopes: Option<String>,
+        /// New space-separated roles.
+        #[arg(long)]
+        roles: Option<String>,
+        /// New space-separated allowed addresses/CIDRs ("" for any).
+        #[arg(long)]
+        allowed_ips: Option<String>,
+        /// Token lifetime in seconds (0 for the server default).
+        #[arg(long)]
+        token_ttl_seconds: Option<u32>,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Disable a client: its token requests fail at once.
+    Disable {
+        /// Client id.
+        client_id: String,
+    },
+    /// Enable a client.
+    Enable {
+        /// Client id.
+        client_id: String,
+    },
+    /// Delete a client and its secrets.
+    Delete {
+        /// Client id.
+        client_id: String,
+    },
+    /// Manage a client's secrets.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+/// `tessera clients secrets …`.
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// List a client's secrets (masked).
+    List {
+        /// Client id.
+        client_id: String,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Add a secret beside the existing ones; printed once.
+    Add {
+        /// Client id.
+        client_id: String,
+        /// Expiry, RFC 3339 (e.g. 2027-01-31T00:00:00Z).
+        #[arg(long)]
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Delete one secret.
+    Delete {
+        /// Client id.
+        client_id: String,
+        /// Secret id.
+        secret_id: String,
+    },
+    /// Replace every secret with a new one; printed once.
+    Reset {
+        /// Client id.
+        client_id: String,
+        #[command(flatten)]
+        output: Output,
+    },
 }
 
 /// `tessera apis …`.
@@ -94,6 +180,14 @@ pub enum ApisCommand {
     List {
         #[command(flatten)]
         output: Output,
+    },
+    /// Delete an API (one still granted needs --force, which removes those grants).
+    Delete {
+        /// API name.
+        name: String,
+        /// Also remove every grant of it.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -163,11 +257,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             scopes,
             output,
         }) => {
-            let scopes = scopes
-                .split([' ', ','])
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect();
+            let scopes = words(&scopes);
             let (client, secret) = store::clients::create(
                 &db,
                 NewClient {
@@ -219,6 +309,86 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                     );
                 }
             }
+        }
+        Command::Clients(ClientsCommand::Get { client_id, output }) => {
+            let client = store::clients::get(&db, &client_id).await?;
+            print_client(&client, output.json);
+        }
+        Command::Clients(ClientsCommand::Update {
+            client_id,
+            name,
+            description,
+            scopes,
+            roles,
+            allowed_ips,
+            token_ttl_seconds,
+            output,
+        }) => {
+            let c = store::clients::get(&db, &client_id).await?;
+            let fields = ClientFields {
+                name: name.unwrap_or(c.name),
+                description: description.unwrap_or(c.description),
+                enabled: c.enabled,
+                scopes: scopes.map(|s| words(&s)).unwrap_or(c.scopes),
+                roles: roles.map(|s| words(&s)).unwrap_or(c.roles),
+                allowed_ips: allowed_ips.map(|s| words(&s)).unwrap_or(c.allowed_ips),
+                token_ttl_seconds: match token_ttl_seconds {
+                    Some(0) => None,
+                    Some(n) => Some(n),
+                    None => c.token_ttl_seconds,
+                },
+            };
+            let client = store::clients::replace(
+                &db,
+                &client_id,
+                fields,
+                settings.token_max_ttl,
+                &Actor::cli(),
+            )
+            .await?;
+            print_client(&client, output.json);
+        }
+        Command::Clients(ClientsCommand::Disable { client_id }) => {
+            set_enabled(&db, &settings, &client_id, false).await?;
+        }
+        Command::Clients(ClientsCommand::Enable { client_id }) => {
+            set_enabled(&db, &settings, &client_id, true).await?;
+        }
+        Command::Clients(ClientsCommand::Delete { client_id }) => {
+            store::clients::delete(&db, &client_id, &Actor::cli()).await?;
+        }
+        Command::Clients(ClientsCommand::Secrets(SecretsCommand::List { client_id, output })) => {
+            let secrets = store::secrets::list(&db, &client_id).await?;
+            if output.json {
+                print_json(&secrets);
+            } else {
+                for s in secrets {
+                    let expires = s.expires_at.map(|t| t.to_rfc3339()).unwrap_or_default();
+                    println!("{}  {}  {}", s.secret_id, s.masked, expires);
+                }
+            }
+        }
+        Command::Clients(ClientsCommand::Secrets(SecretsCommand::Add {
+            client_id,
+            expires_at,
+            output,
+        })) => {
+            let (info, secret) =
+                store::secrets::add(&db, &client_id, expires_at, &Actor::cli()).await?;
+            print_secret(&info, &secret, output.json);
+        }
+        Command::Clients(ClientsCommand::Secrets(SecretsCommand::Delete {
+            client_id,
+            secret_id,
+        })) => {
+            store::secrets::delete(&db, &client_id, &secret_id, &Actor::cli()).await?;
+        }
+        Command::Clients(ClientsCommand::Secrets(SecretsCommand::Reset { client_id, output })) => {
+            let (info, secret) = store::secrets::reset(&db, &client_id, &Actor::cli()).await?;
+            print_secret(&info, &secret, output.json);
+        }
+        Command::Apis(ApisCommand::Delete { name, force }) => {
+            store::apis::delete(&db, &name, force, &Actor::cli()).await?;
         }
         Command::Apis(ApisCommand::Create {
             name,
@@ -300,6 +470,74 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+fn words(s: &str) -> Vec<String> {
+    s.split([' ', ','])
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+async fn set_enabled(
+    db: &sea_orm::DatabaseConnection,
+    settings: &Settings,
+    client_id: &str,
+    enabled: bool,
+) -> Result<(), CliError> {
+    let c = store::clients::get(db, client_id).await?;
+    let fields = ClientFields {
+        name: c.name,
+        description: c.description,
+        enabled,
+        scopes: c.scopes,
+        roles: c.roles,
+        allowed_ips: c.allowed_ips,
+        token_ttl_seconds: c.token_ttl_seconds,
+    };
+    store::clients::replace(db, client_id, fields, settings.token_max_ttl, &Actor::cli()).await?;
+    Ok(())
+}
+
+fn print_client(client: &store::Client, json: bool) {
+    if json {
+        print_json(client);
+    } else {
+        let state = if client.enabled {
+            "enabled"
+        } else {
+            "disabled"
+        };
+        println!("client_id:   {}", client.client_id);
+        println!("name:        {}", client.name);
+        println!("state:       {state}");
+        println!("scopes:      {}", client.scopes.join(" "));
+        println!("allowed_ips: {}", client.allowed_ips.join(" "));
+        let last = client
+            .last_used_at
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_else(|| "never".into());
+        println!("last used:   {last}");
+    }
+}
+
+fn print_secret(
+    info: &store::secrets::SecretInfo,
+    secret: &crate::secret::ClientSecret,
+    json: bool,
+) {
+    if json {
+        print_json(&serde_json::json!({
+            "secret_id": info.secret_id,
+            "client_secret": secret.expose(),
+            "created_at": info.created_at,
+            "expires_at": info.expires_at,
+        }));
+    } else {
+        println!("secret_id:     {}", info.secret_id);
+        println!("client_secret: {}", secret.expose());
+        eprintln!("The secret is shown only now: store it safely.");
+    }
 }
 
 fn print_json(value: &impl Serialize) {

@@ -179,3 +179,95 @@ async fn configuration_layers_file_then_environment() {
     let token = s.token(&id, &secret, &[]).await;
     assert_eq!(token["expires_in"], 300, "environment overrides the file");
 }
+
+#[tokio::test]
+async fn cli_parity_for_clients_secrets_and_apis() {
+    let t = Tessera::new();
+    t.create_api("orders", "https://api.example.com/orders", "read,write");
+    t.create_api("audit", "https://api.example.com/audit", "read");
+    let (id, first) = t.create_client("svc", "orders:read");
+
+    let updated = t.cli_json(&[
+        "clients",
+        "update",
+        &id,
+        "--description",
+        "nightly sync",
+        "--scopes",
+        "orders:read audit:read",
+        "--token-ttl-seconds",
+        "120",
+    ]);
+    assert_eq!(updated["description"], "nightly sync");
+    assert_eq!(
+        updated["scopes"],
+        serde_json::json!(["audit:read", "orders:read"])
+    );
+    assert_eq!(updated["token_ttl_seconds"], 120);
+    assert_eq!(updated["name"], "svc", "untouched fields keep their values");
+
+    let added = t.cli_json(&["clients", "secrets", "add", &id]);
+    let second = added["client_secret"].as_str().unwrap().to_owned();
+    let listed = t.cli_json(&["clients", "secrets", "list", &id]);
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    let text = listed.to_string();
+    assert!(!text.contains(&first) && !text.contains(&second) && !text.contains("argon2"));
+
+    // Both secrets work; the server reads the client on first use.
+    let s = t.serve();
+    let token = s.token(&id, &first, &[]).await;
+    assert_eq!(token["expires_in"], 120);
+    s.token(&id, &second, &[]).await;
+    s.stop();
+
+    // Delete the first secret, then reset: only the newest works (fresh server, no cache).
+    let first_id = listed[0]["secret_id"].as_str().unwrap().to_owned();
+    assert!(
+        t.cli(&["clients", "secrets", "delete", &id, &first_id])
+            .status
+            .success()
+    );
+    let reset = t.cli_json(&["clients", "secrets", "reset", &id]);
+    let newest = reset["client_secret"].as_str().unwrap().to_owned();
+    let s = t.serve();
+    for (secret, want) in [(&first, 401), (&second, 401), (&newest, 200)] {
+        let resp = s
+            .token_request(Some((&id, secret)), &[("grant_type", "client_credentials")])
+            .await;
+        assert_eq!(resp.status(), want);
+    }
+    s.stop();
+
+    assert!(t.cli(&["clients", "disable", &id]).status.success());
+    assert_eq!(t.cli_json(&["clients", "get", &id])["enabled"], false);
+    let s = t.serve();
+    let resp = s
+        .token_request(
+            Some((&id, &newest)),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+    assert_eq!(resp.status(), 401, "disabled client");
+    s.stop();
+    assert!(t.cli(&["clients", "enable", &id]).status.success());
+    assert_eq!(t.cli_json(&["clients", "get", &id])["enabled"], true);
+
+    // An API in use is deleted only with --force, which removes the grant.
+    let out = t.cli(&["apis", "delete", "audit"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        t.cli(&["apis", "delete", "audit", "--force"])
+            .status
+            .success()
+    );
+    assert_eq!(
+        t.cli_json(&["clients", "get", &id])["scopes"],
+        serde_json::json!(["orders:read"])
+    );
+    assert_eq!(t.cli(&["apis", "delete", "admin"]).status.code(), Some(2));
+
+    assert!(t.cli(&["clients", "delete", &id]).status.success());
+    let out = t.cli(&["clients", "get", &id]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
+}

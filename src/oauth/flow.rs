@@ -71,6 +71,7 @@ pub async fn issue_token(
             state,
             slot: SlotRef(&slot),
             resources: &request.resources,
+            source: request.source,
             challenge,
         },
         issuer: JwtIssuer {
@@ -99,6 +100,7 @@ struct ClientRegistrar<'a> {
     state: &'a AppState,
     slot: SlotRef<'a>,
     resources: &'a [String],
+    source: Option<std::net::IpAddr>,
     challenge: bool,
 }
 
@@ -190,6 +192,16 @@ impl Registrar for ClientRegistrar<'_> {
             }
         };
         match (client, matched) {
+            (Some(c), Some(_)) if c.enabled && !c.allows_source(self.source) => {
+                tracing::info!(client_id, source = ?self.source, "source address not allowed");
+                self.state
+                    .usage
+                    .source_refused(client_id, chrono::Utc::now());
+                self.slot.fail(TokenError::UnauthorizedClient(
+                    "this client may not request tokens from this address".into(),
+                ));
+                Err(RegistrarError::Unspecified)
+            }
             (Some(c), Some(secret_id)) if c.enabled => {
                 let mut slot = self.slot.lock();
                 slot.client = Some(c);

@@ -167,6 +167,7 @@ mod tests {
             client_id: "c".into(),
             enabled: true,
             token_ttl_seconds: None,
+            allowed_ips: vec![],
             scopes: vec![
                 g("audit:read", "https://audit"),
                 g("orders:read", "https://orders"),

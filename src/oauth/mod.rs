@@ -38,11 +38,16 @@ pub async fn token(
 ) -> Result<HttpResponse, TokenError> {
     let body = read_body(&req, payload, TOKEN_BODY_LIMIT).await?;
     let headers = req.headers();
-    let request = TokenRequest::parse(
+    let mut request = TokenRequest::parse(
         headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()),
         headers.get_all(header::AUTHORIZATION).map(|v| v.as_bytes()),
         &body,
     )?;
+    request.source = request::source_address(
+        req.peer_addr().map(|a| a.ip()),
+        headers.get_all("x-forwarded-for").map(|v| v.as_bytes()),
+        &state.settings.trusted_proxies,
+    );
     let issued = issue_token(&state, request).await?;
     let mut response = HttpResponse::Ok();
     no_store(&mut response);

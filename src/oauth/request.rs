@@ -43,6 +43,8 @@ pub struct TokenRequest {
     pub scope: Option<String>,
     /// RFC 8707 resource indicators, in request order.
     pub resources: Vec<String>,
+    /// Where the request came from (peer, or the client behind trusted proxies).
+    pub source: Option<std::net::IpAddr>,
 }
 
 #[derive(Default)]
@@ -131,6 +133,7 @@ impl TokenRequest {
             credentials,
             scope: form.scope,
             resources: form.resources,
+            source: None,
         })
     }
 }
@@ -345,5 +348,71 @@ mod tests {
         .unwrap();
         assert_eq!(r.scope, None);
         assert_eq!(r.resources, ["https://a", "https://b"]);
+    }
+}
+
+/// The client's address: the peer, unless the peer is a trusted proxy, in which case the
+/// rightmost `X-Forwarded-For` hop that is not itself trusted. Anything unparsable in the chain
+/// stops the walk at the last address we could vouch for.
+pub fn source_address<'h>(
+    peer: Option<std::net::IpAddr>,
+    forwarded_for: impl Iterator<Item = &'h [u8]>,
+    trusted: &[ipnet::IpNet],
+) -> Option<std::net::IpAddr> {
+    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|n| n.contains(ip));
+    let mut current = peer?.to_canonical();
+    if !is_trusted(&current) {
+        return Some(current);
+    }
+    let hops: Vec<&[u8]> = forwarded_for
+        .flat_map(|v| v.split(|b| *b == b','))
+        .collect();
+    for hop in hops.into_iter().rev() {
+        let Some(ip) = std::str::from_utf8(hop)
+            .ok()
+            .and_then(|s| s.trim().parse::<std::net::IpAddr>().ok())
+        else {
+            return Some(current);
+        };
+        current = ip.to_canonical();
+        if !is_trusted(&current) {
+            return Some(current);
+        }
+    }
+    Some(current)
+}
+
+#[cfg(test)]
+mod source_tests {
+    use super::source_address;
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let trusted = vec!["10.0.0.0/8".parse().unwrap()];
+        let ip = |s: &str| Some(s.parse().unwrap());
+        let xff = |v: &'static str| std::iter::once(v.as_bytes());
+        // Untrusted peer: its header is ignored.
+        assert_eq!(
+            source_address(ip("203.0.113.9"), xff("10.1.1.1"), &trusted),
+            ip("203.0.113.9")
+        );
+        // Trusted peer: the rightmost untrusted hop.
+        assert_eq!(
+            source_address(
+                ip("10.0.0.2"),
+                xff("198.51.100.7, 203.0.113.5, 10.0.0.9"),
+                &trusted
+            ),
+            ip("203.0.113.5")
+        );
+        // Garbage stops at what we can vouch for.
+        assert_eq!(
+            source_address(ip("10.0.0.2"), xff("nonsense"), &trusted),
+            ip("10.0.0.2")
+        );
+        assert_eq!(
+            source_address(ip("::ffff:10.0.0.2"), xff("192.0.2.1"), &trusted),
+            ip("192.0.2.1")
+        );
     }
 }

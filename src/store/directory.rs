@@ -40,6 +40,8 @@ pub struct TokenClient {
     pub enabled: bool,
     /// Token lifetime in seconds; `None` follows `token.ttl_seconds`.
     pub token_ttl_seconds: Option<u32>,
+    /// Source ranges it may call from; empty means any.
+    pub allowed_ips: Vec<ipnet::IpNet>,
     /// Direct and role scopes, sorted by scope, no duplicates.
     pub scopes: Vec<GrantedScope>,
     /// Its secrets.
@@ -47,6 +49,12 @@ pub struct TokenClient {
 }
 
 impl TokenClient {
+    /// Whether a request from `source` may use this client.
+    pub fn allows_source(&self, source: Option<std::net::IpAddr>) -> bool {
+        self.allowed_ips.is_empty()
+            || source.is_some_and(|ip| self.allowed_ips.iter().any(|net| net.contains(&ip)))
+    }
+
     /// Secrets that have not expired at `now` (unix seconds).
     pub fn live_secrets(&self, now: i64) -> impl Iterator<Item = &StoredSecret> {
         self.secrets
@@ -117,6 +125,11 @@ pub async fn load_token_client(
         client_id: model.client_id,
         enabled: model.enabled,
         token_ttl_seconds: model.token_ttl_seconds.and_then(|t| u32::try_from(t).ok()),
+        allowed_ips: serde_json::from_str::<Vec<String>>(&model.allowed_ips)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|s| super::parse_ip_range(s))
+            .collect(),
         scopes,
         secrets,
     }))

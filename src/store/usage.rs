@@ -64,15 +64,22 @@ impl UsageRecorder {
 
     /// Authentication as `client_id` failed (the id may not exist).
     pub fn authentication_failed(&self, client_id: &str, at: DateTime<Utc>) {
+        self.count("client.authentication_failed", client_id, at);
+    }
+
+    /// A correct secret came from outside the client's `allowed_ips`.
+    pub fn source_refused(&self, client_id: &str, at: DateTime<Utc>) {
+        self.count("token.source_refused", client_id, at);
+    }
+
+    fn count(&self, kind: &'static str, client_id: &str, at: DateTime<Utc>) {
         let mut p = self.lock();
         if p.counters.len() >= MAX_PENDING {
             return;
         }
         // Ids are attacker-chosen: keep them short in the audit log.
         let id: String = client_id.chars().take(64).collect();
-        *p.counters
-            .entry(("client.authentication_failed", id, minute(at)))
-            .or_default() += 1;
+        *p.counters.entry((kind, id, minute(at))).or_default() += 1;
     }
 
     /// Writes what is pending in one transaction. Counters of the current minute wait for the
