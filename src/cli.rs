@@ -338,7 +338,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                     None => c.token_ttl_seconds,
                 },
             };
-            let client = store::clients::replace(
+            let (client, _) = store::clients::replace(
                 &db,
                 &client_id,
                 fields,

@@ -48,6 +48,9 @@ pub struct Settings {
     pub rotate_after: Duration,
     /// `keys.jwks_max_age_seconds`: `Cache-Control: max-age` of the JWKS.
     pub jwks_max_age: Duration,
+    /// `token.verified_credential_ttl_seconds`: how long a secret verified with argon2id is
+    /// recognised without it (0 turns the cache off).
+    pub verified_credential_ttl: Duration,
 }
 
 const DEFAULTS: &[(&str, &str)] = &[
@@ -59,6 +62,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("token.max_ttl_seconds", "3600"),
     ("keys.rotate_after", "30d"),
     ("keys.jwks_max_age_seconds", "300"),
+    ("token.verified_credential_ttl_seconds", "600"),
 ];
 
 impl Settings {
@@ -148,6 +152,12 @@ impl Settings {
             trusted_proxies: trusted_proxies(cfg)?,
             rotate_after,
             jwks_max_age,
+            verified_credential_ttl: seconds(
+                cfg,
+                "token.verified_credential_ttl_seconds",
+                0,
+                "expected whole seconds (0 turns the cache off)",
+            )?,
         })
     }
 

@@ -133,6 +133,62 @@ impl VerifiableHash {
     }
 }
 
+/// Keys the tags of verified credentials: a random per-process HMAC-SHA-256 key.
+///
+/// A tag lets a secret already verified with argon2id be recognised by one HMAC and a
+/// constant-time comparison. A memory dump holding key and tags allows testing guesses at HMAC
+/// speed, but secrets carry 256 random bits, so no guess is feasible there either.
+pub struct CredentialKey([u8; 32]);
+
+/// The tag of one (client id, secret) pair.
+pub type CredentialTag = [u8; 32];
+
+impl CredentialKey {
+    /// A fresh random key.
+    pub fn generate() -> Self {
+        let mut key = [0u8; 32];
+        rand::rng().fill_bytes(&mut key);
+        CredentialKey(key)
+    }
+
+    /// `HMAC(key, client_id || 0x00 || secret)`.
+    pub fn tag(&self, client_id: &str, secret: &[u8]) -> CredentialTag {
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.0)
+            .expect("HMAC takes any key length");
+        mac.update(client_id.as_bytes());
+        mac.update(&[0]);
+        mac.update(secret);
+        mac.finalize().into_bytes().into()
+    }
+}
+
+/// A verified tag and when argon2id verified it.
+#[derive(Default)]
+pub struct VerifiedTag(std::sync::Mutex<Option<(CredentialTag, std::time::Instant)>>);
+
+impl VerifiedTag {
+    /// Whether `tag` was verified less than `ttl` ago (constant-time comparison).
+    pub fn matches(&self, tag: &CredentialTag, ttl: std::time::Duration) -> bool {
+        let guard = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match &*guard {
+            Some((known, at)) => bool::from(known.ct_eq(tag)) && at.elapsed() < ttl,
+            None => false,
+        }
+    }
+
+    /// Remembers `tag` as verified now.
+    pub fn remember(&self, tag: CredentialTag) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some((tag, std::time::Instant::now()));
+    }
+}
+
+impl fmt::Debug for VerifiedTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("VerifiedTag(…)")
+    }
+}
+
 /// Why a verification could not be run.
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {

@@ -10,7 +10,7 @@ use arc_swap::ArcSwap;
 use crate::config::Settings;
 use crate::keys::{KeyEncryptionKey, KeyError, SigningKeyRing};
 use crate::oauth::{self, discovery};
-use crate::secret::{Argon2Pool, VerifiableHash};
+use crate::secret::{Argon2Pool, CredentialKey, VerifiableHash};
 use crate::state::AppState;
 use crate::store::{self, ClientDirectory, StoreError};
 
@@ -56,7 +56,8 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
     let metadata = discovery::Metadata::render(&issuer, &store::apis::list(&db).await?);
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let state = web::Data::new(AppState {
-        clients: ClientDirectory::new(db.clone(), 100_000, Duration::from_secs(5)),
+        clients: ClientDirectory::new(db.clone(), 100_000, Duration::from_secs(600)),
+        credential_key: CredentialKey::generate(),
         argon2: Argon2Pool::start(cores, 64 * cores),
         decoy_hash: Arc::new(VerifiableHash::decoy()),
         keys: ArcSwap::from_pointee(ring),
@@ -67,7 +68,8 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
         db,
         settings,
     });
-    actix_web::rt::spawn(refresh_loop(state.clone()));
+    let cursor = store::changes::cursor(&state.db).await?;
+    actix_web::rt::spawn(refresh_loop(state.clone(), cursor));
     actix_web::rt::spawn(flush_loop(state.clone()));
 
     let app_state = state.clone();
@@ -144,13 +146,35 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-async fn refresh_loop(state: web::Data<AppState>) {
+async fn refresh_loop(state: web::Data<AppState>, mut cursor: store::changes::Cursor) {
     let mut tick = tokio::time::interval(REFRESH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
+    for round in 0u64.. {
         tick.tick().await;
+        match store::changes::since(&state.db, &cursor).await {
+            Ok((subjects, next)) => {
+                for subject in &subjects {
+                    if subject == store::changes::ALL_CLIENTS {
+                        state.clients.invalidate_all();
+                    } else {
+                        state.clients.invalidate(subject).await;
+                    }
+                }
+                cursor = next;
+            }
+            Err(e) => {
+                // Without the log we cannot trust the cache: start again from empty.
+                tracing::warn!(error = %e, "reading the change log failed; dropping cached clients");
+                state.clients.invalidate_all();
+            }
+        }
         if let Err(e) = refresh(&state).await {
             tracing::warn!(error = %e, "refreshing keys and catalog failed; keeping the current ones");
+        }
+        if round % 600 == 599
+            && let Err(e) = store::changes::prune(&state.db).await
+        {
+            tracing::warn!(error = %e, "pruning the change log failed");
         }
     }
 }

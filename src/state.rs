@@ -8,7 +8,7 @@ use sea_orm::DatabaseConnection;
 use crate::config::Settings;
 use crate::keys::{KeyEncryptionKey, SigningKeyRing};
 use crate::oauth::discovery::Metadata;
-use crate::secret::{Argon2Pool, VerifiableHash};
+use crate::secret::{Argon2Pool, CredentialKey, VerifiableHash};
 use crate::store::ClientDirectory;
 use crate::store::usage::UsageRecorder;
 
@@ -30,6 +30,8 @@ pub struct AppState {
     pub argon2: Argon2Pool,
     /// Checked for unknown clients so timing reveals nothing.
     pub decoy_hash: Arc<VerifiableHash>,
+    /// Keys the tags of verified credentials.
+    pub credential_key: CredentialKey,
     /// RFC 8414 metadata, serialised once per catalog change.
     pub metadata: ArcSwap<Metadata>,
     /// `last_used_at` and usage counters waiting to be written.

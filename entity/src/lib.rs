@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod audit_event;
+pub mod change_log;
 pub mod client;
 pub mod client_role;
 pub mod client_scope;

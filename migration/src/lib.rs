@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_init;
 mod m20261123_000002_audit;
+mod m20261123_000003_change_log;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_init::Migration),
             Box::new(m20261123_000002_audit::Migration),
+            Box::new(m20261123_000003_change_log::Migration),
         ]
     }
 }

@@ -149,13 +149,8 @@ impl MigrationTrait for Migration {
                 .col(time(Clients::CreatedAt))
                 .col(time(Clients::UpdatedAt))
                 .col(time_null(Clients::LastUsedAt))
-                .foreign_key(
-                    ForeignKey::create()
-                        .name("fk_clients_owner")
-                        .from(Clients::Table, Clients::Owner)
-                        .to(Clients::Table, Clients::ClientId)
-                        .on_delete(ForeignKeyAction::SetNull),
-                )
+                // No foreign key on owner: deleting an owner must not turn the clients it owned
+                // into root clients (SET NULL would); they keep the id and are disabled instead.
                 .to_owned(),
         )
         .await?;

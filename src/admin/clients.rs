@@ -266,7 +266,7 @@ async fn apply(
         .cloned()
         .collect();
     check_grantable(state, admin, &added).await?;
-    let client = store::clients::replace(
+    let (client, cascaded) = store::clients::replace(
         &state.db,
         client_id,
         input.into(),
@@ -274,7 +274,9 @@ async fn apply(
         &admin.actor(),
     )
     .await?;
-    state.clients.invalidate(client_id).await;
+    for id in cascaded.iter().map(String::as_str).chain([client_id]) {
+        state.clients.invalidate(id).await;
+    }
     Ok(ok_json(&view(state, client)))
 }
 
@@ -346,8 +348,10 @@ pub async fn delete(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
-    store::clients::delete(&state.db, &path, &admin.actor()).await?;
-    state.clients.invalidate(&path).await;
+    let cascaded = store::clients::delete(&state.db, &path, &admin.actor()).await?;
+    for id in cascaded.iter().chain([&*path]) {
+        state.clients.invalidate(id).await;
+    }
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -218,8 +218,12 @@ pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AdminErr
         }
         let message = inner.to_string();
         // serde reports an unknown field at its parent's path; name the field itself.
-        let field = match message.strip_prefix("unknown field `") {
-            Some(rest) => rest.split('`').next().unwrap_or_default().to_owned(),
+        let named = message
+            .strip_prefix("unknown field `")
+            .or_else(|| message.strip_prefix("missing field `"));
+        let field = match named {
+            Some(rest) if path == "." => rest.split('`').next().unwrap_or_default().to_owned(),
+            Some(rest) => format!("{path}.{}", rest.split('`').next().unwrap_or_default()),
             None if path == "." => "body".to_owned(),
             None => path,
         };

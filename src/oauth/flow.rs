@@ -174,6 +174,16 @@ impl Registrar for ClientRegistrar<'_> {
             Some(c) => c.live_secrets(now).collect(),
             None => Vec::new(),
         };
+        // A pair verified recently is recognised by its HMAC tag, without argon2.
+        let tag = self.state.credential_key.tag(client_id, secret);
+        let ttl = self.state.settings.verified_credential_ttl;
+        let cached = client
+            .as_ref()
+            .filter(|c| c.enabled)
+            .and_then(|_| live.iter().find(|s| s.verified.matches(&tag, ttl)));
+        if let (Some(c), Some(s)) = (&client, cached) {
+            return self.accept(c.clone(), s.secret_id.clone(), client_id);
+        }
         let hashes: Vec<_> = live.iter().map(|s| s.hash.clone()).collect();
         let hashes = if hashes.is_empty() {
             vec![self.state.decoy_hash.clone()]
@@ -181,7 +191,12 @@ impl Registrar for ClientRegistrar<'_> {
             hashes
         };
         let matched = match self.state.argon2.verify(hashes, secret).await {
-            Ok(found) => found.and_then(|i| live.get(i)).map(|s| s.secret_id.clone()),
+            Ok(found) => found.and_then(|i| live.get(i)).map(|s| {
+                if !ttl.is_zero() {
+                    s.verified.remember(tag);
+                }
+                s.secret_id.clone()
+            }),
             Err(VerifyError::Busy) => {
                 self.slot.fail(TokenError::TemporarilyUnavailable);
                 return Err(RegistrarError::PrimitiveError);
@@ -216,6 +231,32 @@ impl Registrar for ClientRegistrar<'_> {
                 refuse(&self.slot)
             }
         }
+    }
+}
+
+impl ClientRegistrar<'_> {
+    /// The secret is right: check the source address, then remember the client for the
+    /// later steps of the flow.
+    fn accept(
+        &self,
+        client: Arc<TokenClient>,
+        secret_id: String,
+        client_id: &str,
+    ) -> Result<(), RegistrarError> {
+        if !client.allows_source(self.source) {
+            tracing::info!(client_id, source = ?self.source, "source address not allowed");
+            self.state
+                .usage
+                .source_refused(client_id, chrono::Utc::now());
+            self.slot.fail(TokenError::UnauthorizedClient(
+                "this client may not request tokens from this address".into(),
+            ));
+            return Err(RegistrarError::Unspecified);
+        }
+        let mut slot = self.slot.lock();
+        slot.client = Some(client);
+        slot.secret_id = Some(secret_id);
+        Ok(())
     }
 }
 

@@ -213,21 +213,6 @@ pub(crate) fn now() -> DateTime<Utc> {
     DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::valid_name;
-
-    #[test]
-    fn api_names() {
-        assert!(valid_name("orders"));
-        assert!(valid_name("a.b-c_1"));
-        assert!(!valid_name(""));
-        assert!(!valid_name("Orders"));
-        assert!(!valid_name("-x"));
-        assert!(!valid_name(&"a".repeat(64)));
-    }
-}
-
 /// One API by name.
 pub async fn get(db: &impl ConnectionTrait, name: &str) -> Result<Api, StoreError> {
     api::Entity::find_by_id(name)
@@ -308,6 +293,7 @@ pub async fn replace(
     active.audience = Set(new.audience.clone());
     active.permissions = Set(new.permissions.join(","));
     let model = active.update(&txn).await?;
+    crate::store::changes::record(&txn, crate::store::changes::ALL_CLIENTS).await?;
     crate::store::audit::record(
         &txn,
         "api.updated",
@@ -358,6 +344,7 @@ pub async fn delete(
         .collect();
     // Grants go with the API (ON DELETE CASCADE).
     api::Entity::delete_by_id(name).exec(&txn).await?;
+    crate::store::changes::record(&txn, crate::store::changes::ALL_CLIENTS).await?;
     crate::store::audit::record(
         &txn,
         "api.deleted",
@@ -368,4 +355,19 @@ pub async fn delete(
     .await?;
     txn.commit().await?;
     Ok(affected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_name;
+
+    #[test]
+    fn api_names() {
+        assert!(valid_name("orders"));
+        assert!(valid_name("a.b-c_1"));
+        assert!(!valid_name(""));
+        assert!(!valid_name("Orders"));
+        assert!(!valid_name("-x"));
+        assert!(!valid_name(&"a".repeat(64)));
+    }
 }

@@ -385,15 +385,15 @@ async fn with_grants(
         .collect())
 }
 
-/// Replaces a client's settable fields in one transaction; returns the client and the names
-/// of the fields that changed (audited without values for nothing secret lives here).
+/// Replaces a client's settable fields in one transaction. Returns the client and the ids of
+/// the clients it owns that were disabled with it.
 pub async fn replace(
     db: &DatabaseConnection,
     client_id: &str,
     fields: ClientFields,
     max_ttl: std::time::Duration,
     actor: &crate::store::audit::Actor,
-) -> Result<Client, StoreError> {
+) -> Result<(Client, Vec<String>), StoreError> {
     let before = get(db, client_id).await?;
     let f = check_fields(db, fields, max_ttl).await?;
     let txn = db.begin().await?;
@@ -415,6 +415,12 @@ pub async fn replace(
         f.scopes.iter().map(ToString::to_string).collect(),
         f.roles.into_iter().collect(),
     );
+    crate::store::changes::record(&txn, client_id).await?;
+    let cascaded = if before.enabled && !after.enabled {
+        disable_owned(&txn, client_id, actor).await?
+    } else {
+        Vec::new()
+    };
     let changed = changed_fields(&before, &after);
     let kind = match (before.enabled, after.enabled) {
         (true, false) => "client.disabled",
@@ -430,7 +436,51 @@ pub async fn replace(
     )
     .await?;
     txn.commit().await?;
-    Ok(after)
+    Ok((after, cascaded))
+}
+
+/// Disables every client `owner` owns, transitively (SPEC §5), in the caller's transaction;
+/// returns the ids disabled.
+async fn disable_owned(
+    txn: &impl ConnectionTrait,
+    owner: &str,
+    actor: &crate::store::audit::Actor,
+) -> Result<Vec<String>, StoreError> {
+    let mut disabled = Vec::new();
+    use sea_orm::sea_query::Expr;
+    let mut frontier = vec![owner.to_owned()];
+    let mut seen = BTreeSet::from([owner.to_owned()]);
+    while !frontier.is_empty() {
+        let owned = client::Entity::find()
+            .filter(client::Column::Owner.is_in(std::mem::take(&mut frontier)))
+            .all(txn)
+            .await?;
+        for c in owned {
+            if !seen.insert(c.client_id.clone()) {
+                continue;
+            }
+            if c.enabled {
+                client::Entity::update_many()
+                    .col_expr(client::Column::Enabled, Expr::value(false))
+                    .col_expr(client::Column::UpdatedAt, Expr::value(now()))
+                    .filter(client::Column::ClientId.eq(c.client_id.as_str()))
+                    .exec(txn)
+                    .await?;
+                crate::store::changes::record(txn, &c.client_id).await?;
+                crate::store::audit::record(
+                    txn,
+                    "client.disabled",
+                    actor,
+                    Some(&c.client_id),
+                    serde_json::json!({"changed": ["enabled"], "because_owner": owner}),
+                )
+                .await?;
+                disabled.push(c.client_id.clone());
+            }
+            frontier.push(c.client_id);
+        }
+    }
+    Ok(disabled)
 }
 
 fn changed_fields(a: &Client, b: &Client) -> Vec<&'static str> {
@@ -459,17 +509,20 @@ fn changed_fields(a: &Client, b: &Client) -> Vec<&'static str> {
     out
 }
 
-/// Deletes a client; its scopes, roles and secrets go with it.
+/// Deletes a client; its scopes, roles and secrets go with it, and the clients it owned are
+/// disabled (their ids are returned).
 pub async fn delete(
     db: &DatabaseConnection,
     client_id: &str,
     actor: &crate::store::audit::Actor,
-) -> Result<(), StoreError> {
+) -> Result<Vec<String>, StoreError> {
     let txn = db.begin().await?;
     let gone = client::Entity::delete_by_id(client_id).exec(&txn).await?;
     if gone.rows_affected == 0 {
         return Err(StoreError::NotFound(format!("client {client_id}")));
     }
+    crate::store::changes::record(&txn, client_id).await?;
+    let cascaded = disable_owned(&txn, client_id, actor).await?;
     crate::store::audit::record(
         &txn,
         "client.deleted",
@@ -479,7 +532,7 @@ pub async fn delete(
     )
     .await?;
     txn.commit().await?;
-    Ok(())
+    Ok(cascaded)
 }
 
 /// Every client, oldest first.

@@ -21,7 +21,7 @@ pub struct GrantedScope {
 }
 
 /// A secret of a client, parsed for verification.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct StoredSecret {
     /// The secret's id.
     pub secret_id: String,
@@ -29,6 +29,9 @@ pub struct StoredSecret {
     pub hash: Arc<VerifiableHash>,
     /// Unix seconds after which it is refused.
     pub expires_at: Option<i64>,
+    /// Set once argon2id has verified this secret; lives and dies with this cache entry,
+    /// so any change to the client or its secrets drops it.
+    pub verified: crate::secret::VerifiedTag,
 }
 
 /// Everything the token endpoint needs about one client.
@@ -118,6 +121,7 @@ pub async fn load_token_client(
                 secret_id: s.secret_id,
                 hash: Arc::new(hash),
                 expires_at: s.expires_at.map(|t| t.timestamp()),
+                verified: Default::default(),
             })
         })
         .collect();
@@ -137,9 +141,9 @@ pub async fn load_token_client(
 
 /// A bounded cache of the clients in use, so a token request reads no database when warm.
 ///
-/// Entries live a few seconds: until admin changes invalidate them explicitly, that bounds how
-/// long a change made by another process (the CLI) takes to reach the token path. Unknown ids
-/// are not cached, so a client created elsewhere is usable at once.
+/// Entries leave when idle or when a change to the client is made here (the admin handlers
+/// invalidate at once) or elsewhere (the change log, polled every second). Unknown ids are not
+/// cached, so a client created elsewhere is usable at once.
 #[derive(Clone)]
 pub struct ClientDirectory {
     db: DatabaseConnection,
@@ -147,13 +151,13 @@ pub struct ClientDirectory {
 }
 
 impl ClientDirectory {
-    /// A directory over `db` holding at most `capacity` clients for `ttl` each.
-    pub fn new(db: DatabaseConnection, capacity: u64, ttl: Duration) -> Self {
+    /// A directory over `db` holding at most `capacity` clients, each until idle for `idle`.
+    pub fn new(db: DatabaseConnection, capacity: u64, idle: Duration) -> Self {
         ClientDirectory {
             db,
             cache: Cache::builder()
                 .max_capacity(capacity)
-                .time_to_live(ttl)
+                .time_to_idle(idle)
                 .build(),
         }
     }

@@ -2,6 +2,7 @@
 
 pub mod apis;
 pub mod audit;
+pub mod changes;
 pub mod clients;
 pub mod directory;
 pub mod keys;

@@ -100,6 +100,7 @@ pub async fn add(
     let hash = secret.hash().0;
     let txn = db.begin().await?;
     let info = insert(&txn, client_id, &secret, hash, expires_at).await?;
+    super::changes::record(&txn, client_id).await?;
     audit::record(
         &txn,
         "secret.added",
@@ -130,6 +131,7 @@ pub async fn delete(
             "secret {secret_id} of client {client_id}"
         )));
     }
+    super::changes::record(&txn, client_id).await?;
     audit::record(
         &txn,
         "secret.deleted",
@@ -157,6 +159,7 @@ pub async fn reset(
         .exec(&txn)
         .await?;
     let info = insert(&txn, client_id, &secret, hash, None).await?;
+    super::changes::record(&txn, client_id).await?;
     audit::record(
         &txn,
         "secret.reset",

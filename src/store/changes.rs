@@ -1,0 +1,106 @@
+//! Cache invalidation across processes: every change to a client is logged in its own
+//! transaction, and every process polls the log, so the CLI and other replicas reach the
+//! token path's caches within a poll interval.
+
+use chrono::{DateTime, Utc};
+use entity::change_log;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
+
+use super::StoreError;
+use super::apis::now;
+
+/// Subject that stands for every client.
+pub const ALL_CLIENTS: &str = "*";
+
+/// Logs that `subject` (a client id, or [`ALL_CLIENTS`]) changed.
+pub async fn record(db: &impl ConnectionTrait, subject: &str) -> Result<(), StoreError> {
+    change_log::ActiveModel {
+        subject: Set(subject.to_owned()),
+        at: Set(now()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// Where a process has read the log up to.
+#[derive(Debug, Clone)]
+pub struct Cursor {
+    seq: i64,
+    at: DateTime<Utc>,
+    /// Entries already applied within the overlap window.
+    recent: Vec<(i64, DateTime<Utc>)>,
+}
+
+/// Overlap when re-reading: on PostgreSQL a lower sequence number can commit after a higher
+/// one was seen, so entries of the last seconds are read again (invalidation is idempotent).
+const OVERLAP: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
+
+/// The current end of the log.
+pub async fn cursor(db: &impl ConnectionTrait) -> Result<Cursor, StoreError> {
+    let last = change_log::Entity::find()
+        .order_by_desc(change_log::Column::Seq)
+        .one(db)
+        .await?;
+    Ok(Cursor {
+        seq: last.as_ref().map_or(0, |r| r.seq),
+        at: Utc::now(),
+        recent: Vec::new(),
+    })
+}
+
+/// Subjects changed since `cursor`, and the new cursor.
+pub async fn since(
+    db: &impl ConnectionTrait,
+    cursor: &Cursor,
+) -> Result<(Vec<String>, Cursor), StoreError> {
+    let rows = change_log::Entity::find()
+        .filter(
+            sea_orm::Condition::any()
+                .add(change_log::Column::Seq.gt(cursor.seq))
+                .add(change_log::Column::At.gte(cursor.at - OVERLAP)),
+        )
+        .order_by_asc(change_log::Column::Seq)
+        .all(db)
+        .await?;
+    let now = Utc::now();
+    let fresh: Vec<change_log::Model> = rows
+        .into_iter()
+        .filter(|r| !cursor.recent.iter().any(|(s, _)| *s == r.seq))
+        .collect();
+    let mut recent: Vec<(i64, DateTime<Utc>)> = cursor
+        .recent
+        .iter()
+        .copied()
+        .chain(fresh.iter().map(|r| (r.seq, r.at)))
+        .filter(|(_, at)| *at >= now - OVERLAP - OVERLAP)
+        .collect();
+    recent.sort_unstable();
+    recent.dedup();
+    let next = Cursor {
+        seq: fresh
+            .iter()
+            .map(|r| r.seq)
+            .max()
+            .unwrap_or(cursor.seq)
+            .max(cursor.seq),
+        at: now,
+        recent,
+    };
+    let mut subjects: Vec<String> = fresh.into_iter().map(|r| r.subject).collect();
+    subjects.sort();
+    subjects.dedup();
+    Ok((subjects, next))
+}
+
+/// Drops entries older than an hour.
+pub async fn prune(db: &impl ConnectionTrait) -> Result<(), StoreError> {
+    change_log::Entity::delete_many()
+        .filter(change_log::Column::At.lt(Utc::now() - chrono::TimeDelta::hours(1)))
+        .exec(db)
+        .await?;
+    Ok(())
+}
