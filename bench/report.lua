@@ -1,11 +1,18 @@
 -- wrk script for bench/run.sh.
 -- Env: BENCH_METHOD (POST|GET), BENCH_BODY (form body), BENCH_AUTHS (Authorization header
--- values separated by "|": requests cycle through them, one client each).
+-- values separated by "|": requests cycle through them, one client each), or BENCH_AUTH_FILE
+-- (one Authorization value a line, for many clients).
 local method = os.getenv("BENCH_METHOD") or "GET"
 local body = os.getenv("BENCH_BODY") or ""
 local auths = {}
 for a in string.gmatch(os.getenv("BENCH_AUTHS") or "", "[^|]+") do
   table.insert(auths, a)
+end
+local auth_file = os.getenv("BENCH_AUTH_FILE")
+if auth_file then
+  for line in io.lines(auth_file) do
+    if line ~= "" then table.insert(auths, line) end
+  end
 end
 
 local threads = {}

@@ -7,6 +7,7 @@
 #        COLD_CLIENTS=32         clients for the cold path (each request a different client)
 #        ALG=ES256               keys.algorithm (ES256, EdDSA, RS256)
 #        SKIP_OPENSSL=1          skip `openssl speed`
+#        SKIP_BUILD=1            use the release binary as it is
 # Talks only to 127.0.0.1; every run is bounded by DUR; the server is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +18,7 @@ COLD_CLIENTS="${COLD_CLIENTS:-32}"
 if ! command -v wrk >/dev/null; then
   apt-get update -qq && apt-get install -y -qq wrk >/dev/null
 fi
-cargo build --release --quiet
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release --quiet
 bin="$PWD/target/release/tessera"
 
 work="$(mktemp -d)"

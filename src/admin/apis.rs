@@ -12,6 +12,7 @@ use crate::store::{self, Api, NewApi};
 #[serde(deny_unknown_fields)]
 pub struct ApiInput {
     /// `[a-z0-9][a-z0-9._-]{0,62}`.
+    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,62}$")]
     pub name: String,
     /// Absolute URI, unique: the `aud` of its tokens and the `resource` that selects it.
     pub audience: String,
@@ -43,6 +44,7 @@ fn both() -> Vec<String> {
 pub struct ForceQuery {
     /// Also remove every grant of this API.
     #[serde(default)]
+    #[param(value_type = Option<bool>)]
     force: Option<String>,
 }
 
@@ -50,7 +52,7 @@ fn base(state: &AppState) -> String {
     format!("{}/admin/v1/apis", state.issuer)
 }
 
-#[utoipa::path(get, path = "/admin/v1/apis", tag = "apis", params(PageQuery),
+#[utoipa::path(get, path = "/admin/v1/apis", operation_id = "list_apis", tag = "apis", params(PageQuery),
     responses((status = 200, body = Page<Api>), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = ["admin:read"])))]
@@ -71,8 +73,8 @@ pub async fn list(
     Ok(ok_json(&Page::new(items, total, paging, &base(&state))))
 }
 
-#[utoipa::path(post, path = "/admin/v1/apis", tag = "apis", request_body = ApiInput,
-    responses((status = 201, body = Api, headers(("Location" = String))), (status = 401, body = Problem, content_type = "application/problem+json"),
+#[utoipa::path(post, path = "/admin/v1/apis", operation_id = "create_api", tag = "apis", request_body = ApiInput,
+    responses((status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 415, description = "Wrong Content-Type", body = Problem, content_type = "application/problem+json"), (status = 201, body = Api, headers(("Location" = String))), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = ["admin:write"])))]
@@ -97,7 +99,7 @@ pub async fn create(
     Ok(created(format!("{}/{}", base(&state), api.name), &api))
 }
 
-#[utoipa::path(get, path = "/admin/v1/apis/{name}", tag = "apis",
+#[utoipa::path(get, path = "/admin/v1/apis/{name}", operation_id = "get_api", tag = "apis",
     params(("name" = String, Path, description = "API name")),
     responses((status = 200, body = Api), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")),
@@ -111,9 +113,9 @@ pub async fn get(
     Ok(ok_json(&store::apis::get(&state.db, &path).await?))
 }
 
-#[utoipa::path(put, path = "/admin/v1/apis/{name}", tag = "apis", request_body = ApiUpdate,
+#[utoipa::path(put, path = "/admin/v1/apis/{name}", operation_id = "replace_api", tag = "apis", request_body = ApiUpdate,
     params(("name" = String, Path, description = "API name")),
-    responses((status = 200, body = Api), (status = 401, body = Problem, content_type = "application/problem+json"),
+    responses((status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 415, description = "Wrong Content-Type", body = Problem, content_type = "application/problem+json"), (status = 200, body = Api), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = ["admin:write"])))]
@@ -142,9 +144,9 @@ pub async fn replace(
     Ok(ok_json(&api))
 }
 
-#[utoipa::path(delete, path = "/admin/v1/apis/{name}", tag = "apis",
+#[utoipa::path(delete, path = "/admin/v1/apis/{name}", operation_id = "delete_api", tag = "apis",
     params(("name" = String, Path, description = "API name"), ForceQuery),
-    responses((status = 204, description = "Deleted"), (status = 401, body = Problem, content_type = "application/problem+json"),
+    responses((status = 422, description = "Bad force value", body = Problem, content_type = "application/problem+json"), (status = 204, description = "Deleted"), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = ["admin:write"])))]

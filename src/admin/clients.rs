@@ -180,7 +180,7 @@ async fn check_grantable(
     }
 }
 
-#[utoipa::path(get, path = "/admin/v1/clients", tag = "clients", params(PageQuery),
+#[utoipa::path(get, path = "/admin/v1/clients", operation_id = "list_clients", tag = "clients", params(PageQuery),
     responses((status = 200, body = Page<ClientView>), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = ["admin:read"])))]
@@ -196,8 +196,8 @@ pub async fn list(
     Ok(ok_json(&Page::new(items, total, paging, &base(&state))))
 }
 
-#[utoipa::path(post, path = "/admin/v1/clients", tag = "clients", request_body = ClientInput,
-    responses((status = 201, body = CreatedClient, headers(("Location" = String))), (status = 401, body = Problem, content_type = "application/problem+json"),
+#[utoipa::path(post, path = "/admin/v1/clients", operation_id = "create_client", tag = "clients", request_body = ClientInput,
+    responses((status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 415, description = "Wrong Content-Type", body = Problem, content_type = "application/problem+json"), (status = 201, body = CreatedClient, headers(("Location" = String))), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = ["admin:write"])))]
 /// Create a client owned by the caller; its first secret is in the response, only there.
@@ -229,7 +229,7 @@ pub async fn create(
     ))
 }
 
-#[utoipa::path(get, path = "/admin/v1/clients/{client_id}", tag = "clients",
+#[utoipa::path(get, path = "/admin/v1/clients/{client_id}", operation_id = "get_client", tag = "clients",
     params(("client_id" = String, Path, description = "Client id")),
     responses((status = 200, body = ClientView), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")),
@@ -280,9 +280,9 @@ async fn apply(
     Ok(ok_json(&view(state, client)))
 }
 
-#[utoipa::path(put, path = "/admin/v1/clients/{client_id}", tag = "clients", request_body = ClientInput,
+#[utoipa::path(put, path = "/admin/v1/clients/{client_id}", operation_id = "replace_client", tag = "clients", request_body = ClientInput,
     params(("client_id" = String, Path, description = "Client id")),
-    responses((status = 200, body = ClientView), (status = 401, body = Problem, content_type = "application/problem+json"),
+    responses((status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 415, description = "Wrong Content-Type", body = Problem, content_type = "application/problem+json"), (status = 200, body = ClientView), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = ["admin:write"])))]
@@ -298,10 +298,10 @@ pub async fn replace(
     apply(&admin, &state, &path, input).await
 }
 
-#[utoipa::path(patch, path = "/admin/v1/clients/{client_id}", tag = "clients",
+#[utoipa::path(patch, path = "/admin/v1/clients/{client_id}", operation_id = "patch_client", tag = "clients",
     request_body(content = ClientInput, content_type = "application/merge-patch+json", description = "RFC 7396 merge patch of the settable fields"),
     params(("client_id" = String, Path, description = "Client id")),
-    responses((status = 200, body = ClientView), (status = 401, body = Problem, content_type = "application/problem+json"),
+    responses((status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 415, description = "Wrong Content-Type", body = Problem, content_type = "application/problem+json"), (status = 200, body = ClientView), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = ["admin:write"])))]
@@ -337,7 +337,7 @@ pub async fn patch(
     apply(&admin, &state, &path, input).await
 }
 
-#[utoipa::path(delete, path = "/admin/v1/clients/{client_id}", tag = "clients",
+#[utoipa::path(delete, path = "/admin/v1/clients/{client_id}", operation_id = "delete_client", tag = "clients",
     params(("client_id" = String, Path, description = "Client id")),
     responses((status = 204, description = "Deleted with its secrets"), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")),
@@ -355,7 +355,7 @@ pub async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[utoipa::path(get, path = "/admin/v1/clients/{client_id}/secrets", tag = "secrets",
+#[utoipa::path(get, path = "/admin/v1/clients/{client_id}/secrets", operation_id = "list_secrets", tag = "secrets",
     params(("client_id" = String, Path, description = "Client id")),
     responses((status = 200, body = Page<SecretInfo>), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")),
@@ -371,9 +371,9 @@ pub async fn list_secrets(
     Ok(ok_json(&Page::whole(secrets, &base)))
 }
 
-#[utoipa::path(post, path = "/admin/v1/clients/{client_id}/secrets", tag = "secrets", request_body = NewSecretInput,
+#[utoipa::path(post, path = "/admin/v1/clients/{client_id}/secrets", operation_id = "add_secret", tag = "secrets", request_body(content = Option<NewSecretInput>, description = "Optional; an empty body means no expiry"),
     params(("client_id" = String, Path, description = "Client id")),
-    responses((status = 201, body = CreatedSecret, headers(("Location" = String))), (status = 401, body = Problem, content_type = "application/problem+json"),
+    responses((status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 415, description = "Wrong Content-Type", body = Problem, content_type = "application/problem+json"), (status = 201, body = CreatedSecret, headers(("Location" = String))), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = ["admin:write"])))]
@@ -402,7 +402,7 @@ fn created_secret(info: SecretInfo, secret: crate::secret::ClientSecret) -> Crea
     }
 }
 
-#[utoipa::path(delete, path = "/admin/v1/clients/{client_id}/secrets/{secret_id}", tag = "secrets",
+#[utoipa::path(delete, path = "/admin/v1/clients/{client_id}/secrets/{secret_id}", operation_id = "delete_secret", tag = "secrets",
     params(("client_id" = String, Path, description = "Client id"), ("secret_id" = String, Path, description = "Secret id")),
     responses((status = 204, description = "Deleted; it stops working at once"), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")),
@@ -419,7 +419,7 @@ pub async fn delete_secret(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[utoipa::path(post, path = "/admin/v1/clients/{client_id}/reset-secret", tag = "secrets",
+#[utoipa::path(post, path = "/admin/v1/clients/{client_id}/reset-secret", operation_id = "reset_secret", tag = "secrets",
     params(("client_id" = String, Path, description = "Client id")),
     responses((status = 200, body = CreatedSecret), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")),

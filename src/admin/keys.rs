@@ -11,7 +11,7 @@ use crate::keys::KeyStatus;
 use crate::state::AppState;
 use crate::store::{self, audit::AuditEvent, audit::AuditFilter};
 
-#[utoipa::path(get, path = "/admin/v1/keys", tag = "keys",
+#[utoipa::path(get, path = "/admin/v1/keys", operation_id = "list_keys", tag = "keys",
     responses((status = 200, body = Page<KeyStatus>), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = ["admin:read"])))]
@@ -31,8 +31,8 @@ pub struct RotateInput {
     pub now: bool,
 }
 
-#[utoipa::path(post, path = "/admin/v1/keys/rotate", tag = "keys", request_body = RotateInput,
-    responses((status = 200, body = KeyStatus), (status = 401, body = Problem, content_type = "application/problem+json"),
+#[utoipa::path(post, path = "/admin/v1/keys/rotate", operation_id = "rotate_keys", tag = "keys", request_body(content = Option<RotateInput>, description = "Optional; an empty body means {\"now\": false}"),
+    responses((status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 415, description = "Wrong Content-Type", body = Problem, content_type = "application/problem+json"), (status = 200, body = KeyStatus), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = ["admin:write"])))]
 /// Add a signing key: published at once, signing after one JWKS cache lifetime.
@@ -72,14 +72,16 @@ pub struct AuditQuery {
     #[param(rename = "type")]
     kind: Option<String>,
     /// From this time (RFC 3339), inclusive.
+    #[param(value_type = Option<String>, format = DateTime)]
     since: Option<String>,
     /// Before this time (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
     until: Option<String>,
     /// Items to skip (default 0).
-    #[param(value_type = Option<u64>)]
+    #[param(value_type = Option<u64>, maximum = 1_000_000_000_000u64)]
     offset: Option<String>,
     /// Items to return, 1–1000 (default 50).
-    #[param(value_type = Option<u64>)]
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
 }
 
@@ -96,7 +98,7 @@ fn time_param(name: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, 
         .transpose()
 }
 
-#[utoipa::path(get, path = "/admin/v1/audit-events", tag = "audit", params(AuditQuery),
+#[utoipa::path(get, path = "/admin/v1/audit-events", operation_id = "list_audit_events", tag = "audit", params(AuditQuery),
     responses((status = 200, body = Page<AuditEvent>), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = ["admin:read"])))]

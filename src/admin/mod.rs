@@ -10,7 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::http::{Method, header};
-use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -26,39 +26,57 @@ pub const ADMIN_BODY_LIMIT: usize = 256 * 1024;
 
 /// Every admin route, under `/admin/v1`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    // A known path with another method is 405 with Allow; an unknown path is 404.
+    fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+        web::resource(path).default_service(web::to(move || method_not_allowed(allow)))
+    }
     cfg.service(
         web::scope("/admin/v1")
-            .route("/openapi.json", web::get().to(openapi::document))
-            .route("/clients", web::get().to(clients::list))
-            .route("/clients", web::post().to(clients::create))
-            .route("/clients/{client_id}", web::get().to(clients::get))
-            .route("/clients/{client_id}", web::put().to(clients::replace))
-            .route("/clients/{client_id}", web::patch().to(clients::patch))
-            .route("/clients/{client_id}", web::delete().to(clients::delete))
-            .route(
-                "/clients/{client_id}/secrets",
-                web::get().to(clients::list_secrets),
+            // Query strings that do not parse (e.g. a repeated parameter) are problems too.
+            .app_data(
+                web::QueryConfig::default()
+                    .error_handler(|err, _| AdminError::field("query", err.to_string()).into()),
             )
-            .route(
-                "/clients/{client_id}/secrets",
-                web::post().to(clients::add_secret),
+            .service(resource("/openapi.json", "GET").route(web::get().to(openapi::document)))
+            .service(
+                resource("/clients", "GET, POST")
+                    .route(web::get().to(clients::list))
+                    .route(web::post().to(clients::create)),
             )
-            .route(
-                "/clients/{client_id}/secrets/{secret_id}",
-                web::delete().to(clients::delete_secret),
+            .service(
+                resource("/clients/{client_id}", "GET, PUT, PATCH, DELETE")
+                    .route(web::get().to(clients::get))
+                    .route(web::put().to(clients::replace))
+                    .route(web::patch().to(clients::patch))
+                    .route(web::delete().to(clients::delete)),
             )
-            .route(
-                "/clients/{client_id}/reset-secret",
-                web::post().to(clients::reset_secret),
+            .service(
+                resource("/clients/{client_id}/secrets", "GET, POST")
+                    .route(web::get().to(clients::list_secrets))
+                    .route(web::post().to(clients::add_secret)),
             )
-            .route("/apis", web::get().to(apis::list))
-            .route("/apis", web::post().to(apis::create))
-            .route("/apis/{name}", web::get().to(apis::get))
-            .route("/apis/{name}", web::put().to(apis::replace))
-            .route("/apis/{name}", web::delete().to(apis::delete))
-            .route("/keys", web::get().to(keys::list))
-            .route("/keys/rotate", web::post().to(keys::rotate))
-            .route("/audit-events", web::get().to(keys::audit_events))
+            .service(
+                resource("/clients/{client_id}/secrets/{secret_id}", "DELETE")
+                    .route(web::delete().to(clients::delete_secret)),
+            )
+            .service(
+                resource("/clients/{client_id}/reset-secret", "POST")
+                    .route(web::post().to(clients::reset_secret)),
+            )
+            .service(
+                resource("/apis", "GET, POST")
+                    .route(web::get().to(apis::list))
+                    .route(web::post().to(apis::create)),
+            )
+            .service(
+                resource("/apis/{name}", "GET, PUT, DELETE")
+                    .route(web::get().to(apis::get))
+                    .route(web::put().to(apis::replace))
+                    .route(web::delete().to(apis::delete)),
+            )
+            .service(resource("/keys", "GET").route(web::get().to(keys::list)))
+            .service(resource("/keys/rotate", "POST").route(web::post().to(keys::rotate)))
+            .service(resource("/audit-events", "GET").route(web::get().to(keys::audit_events)))
             .default_service(web::to(not_found)),
     );
 }
@@ -69,6 +87,14 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, AdminError> {
         req.method(),
         req.path()
     )))
+}
+
+async fn method_not_allowed(allow: &'static str) -> HttpResponse {
+    let mut response = AdminError::MethodNotAllowed(allow).error_response();
+    response
+        .headers_mut()
+        .insert(header::ALLOW, header::HeaderValue::from_static(allow));
+    response
 }
 
 /// An authenticated administrator: a client whose token carries the admin audience and the
@@ -209,6 +235,15 @@ fn check_content_type(req: &HttpRequest, merge_patch: bool) -> Result<(), AdminE
 
 /// Parses JSON into `T`, naming the offending field on error.
 pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AdminError> {
+    // Every admin body is an object; serde would otherwise read a struct from an array.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+                Ok(_) => AdminError::field("body", "must be a JSON object"),
+                Err(e) => AdminError::BadRequest(format!("the body is not valid JSON: {e}")),
+            },
+        );
+    }
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -238,6 +273,9 @@ pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AdminErr
     })
 }
 
+/// Largest `offset` accepted.
+pub const MAX_OFFSET: u64 = 1_000_000_000_000;
+
 /// `offset` and `limit` of a list request.
 #[derive(Debug, Clone, Copy)]
 pub struct Paging {
@@ -252,10 +290,10 @@ pub struct Paging {
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Items to skip (default 0).
-    #[param(value_type = Option<u64>)]
+    #[param(value_type = Option<u64>, maximum = 1_000_000_000_000u64)]
     pub(crate) offset: Option<String>,
     /// Items to return, 1–1000 (default 50).
-    #[param(value_type = Option<u64>)]
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 1000)]
     pub(crate) limit: Option<String>,
 }
 
@@ -263,15 +301,19 @@ impl PageQuery {
     /// Validates the parameters.
     pub fn paging(&self) -> Result<Paging, AdminError> {
         let mut errors = Vec::new();
+        // Bounded well inside i64 (the databases' integer) so no offset can overflow.
         let offset = match self.offset.as_deref() {
             None => 0,
-            Some(s) => s.parse::<u64>().unwrap_or_else(|_| {
-                errors.push(FieldError {
-                    field: "offset".into(),
-                    message: "must be a whole number ≥ 0".into(),
-                });
-                0
-            }),
+            Some(s) => match s.parse::<u64>() {
+                Ok(n) if n <= MAX_OFFSET => n,
+                _ => {
+                    errors.push(FieldError {
+                        field: "offset".into(),
+                        message: format!("must be a whole number from 0 to {MAX_OFFSET}"),
+                    });
+                    0
+                }
+            },
         };
         let limit = match self.limit.as_deref() {
             None => 50,

@@ -63,6 +63,9 @@ pub enum AdminError {
     /// Body over the limit.
     #[error("request body exceeds {0} bytes")]
     PayloadTooLarge(usize),
+    /// The path exists, the method does not.
+    #[error("method not allowed here; allowed: {0}")]
+    MethodNotAllowed(&'static str),
     /// Wrong media type.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -92,6 +95,7 @@ impl AdminError {
             AdminError::Conflict(_) => "urn:tessera:problem:conflict",
             AdminError::PayloadTooLarge(_) => "urn:tessera:problem:payload-too-large",
             AdminError::UnsupportedMediaType(_) => "urn:tessera:problem:unsupported-media-type",
+            AdminError::MethodNotAllowed(_) => "urn:tessera:problem:method-not-allowed",
             AdminError::Internal => "urn:tessera:problem:internal",
         }
     }
@@ -135,6 +139,7 @@ impl ResponseError for AdminError {
             AdminError::Conflict(_) => StatusCode::CONFLICT,
             AdminError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AdminError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AdminError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AdminError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

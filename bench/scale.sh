@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Token latency and RSS as the client table grows: 1k, 100k, 1M clients in the database.
+#
+# Usage: bench/scale.sh                 (builds the release binary first)
+# Env:   SIZES="1000 100000 1000000"    clients in the database per run
+#        ACTIVE=1000                    distinct clients the load cycles through (each costs
+#                                       one argon2id verification the first time)
+#        DUR=10 CONNS=64                wrk seconds and connections for the measured run
+# Clients are bulk-inserted with sqlite3, all sharing one real argon2id hash, so every one of
+# them can be driven with the same secret. Loopback only; bounded by DUR.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SIZES="${SIZES:-1000 100000 1000000}"
+ACTIVE="${ACTIVE:-1000}"
+DUR="${DUR:-10}"
+CONNS="${CONNS:-64}"
+for tool in wrk sqlite3; do
+  command -v "$tool" >/dev/null || { apt-get update -qq && apt-get install -y -qq "$tool" >/dev/null; }
+done
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release --quiet
+bin="$PWD/target/release/tessera"
+export RUST_LOG=warn TESSERA__SERVER__BIND=127.0.0.1:0
+field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+
+printf '%-9s %-8s %s\n' clients active "token c=$CONNS: rps p50 p99 | RSS idle → after load"
+for n in $SIZES; do
+  work="$(mktemp -d)"
+  export TESSERA__DATABASE__URL="sqlite://$work/tessera.db?mode=rwc" TESSERA__KEYS__DIR="$work/keys"
+  "$bin" apis create --name bench --audience https://api.bench.test --permissions read >/dev/null
+  seed="$("$bin" clients create --name seed --scopes bench:read --json)"
+  secret="$(field client_secret <<<"$seed")"
+  hash="$(sqlite3 "$work/tessera.db" "select secret_hash from client_secrets limit 1")"
+  now="2026-01-01T00:00:00+00:00"
+  sqlite3 "$work/tessera.db" <<SQL
+PRAGMA journal_mode=WAL;
+BEGIN;
+WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < $n)
+INSERT INTO clients SELECT printf('c%07d', n), 'bulk', '', 1, '[]', NULL, NULL, '$now', '$now', NULL FROM seq;
+INSERT INTO client_scopes SELECT client_id, 'bench', 'read' FROM clients WHERE name = 'bulk';
+INSERT INTO client_secrets SELECT 's' || client_id, client_id, '$hash', 'tsk_…xxxx', '$now', NULL, NULL FROM clients WHERE name = 'bulk';
+COMMIT;
+SQL
+  auth_file="$work/auths"
+  for i in $(seq 1 "$ACTIVE"); do
+    printf 'Basic %s\n' "$(printf 'c%07d:%s' "$i" "$secret" | base64 -w0)"
+  done >"$auth_file"
+
+  "$bin" serve >"$work/out" 2>"$work/log" &
+  pid=$!
+  for _ in $(seq 100); do grep -q "listening on" "$work/out" 2>/dev/null && break; sleep 0.1; done
+  url="$(sed -n 's/^tessera listening on //p' "$work/out")"
+  rss() { awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' "/proc/$pid/status"; }
+  idle="$(rss)"
+  # Warm-up: every active client verified once with argon2id (≈ ACTIVE × 30 ms / cores).
+  warm=$(( ACTIVE * 30 / 1000 / $(nproc) + 5 ))
+  BENCH_METHOD=POST BENCH_BODY="grant_type=client_credentials" BENCH_AUTH_FILE="$auth_file" \
+    wrk -t2 -c"$CONNS" -d"${warm}s" --timeout 10s -s bench/report.lua "$url/oauth2/token" >/dev/null
+  out="$(BENCH_METHOD=POST BENCH_BODY="grant_type=client_credentials" BENCH_AUTH_FILE="$auth_file" \
+    wrk -t2 -c"$CONNS" -d"${DUR}s" --timeout 10s -s bench/report.lua "$url/oauth2/token" | grep '^RESULT' || true)"
+  printf '%-9s %-8s %s | %s → %s\n' "$n" "$ACTIVE" "${out#RESULT }" "$idle" "$(rss)"
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  rm -rf "$work"
+done
