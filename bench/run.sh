@@ -43,27 +43,35 @@ for _ in $(seq "$COLD_CLIENTS"); do
   cold_auths="$cold_auths|$(basic "$(field client_id <<<"$c")" "$(field client_secret <<<"$c")")"
 done
 
-"$bin" serve >"$work/out" 2>"$work/log" &
-pid=$!
-for _ in $(seq 100); do grep -q "listening on" "$work/out" 2>/dev/null && break; sleep 0.1; done
-url="$(sed -n 's/^tessera listening on //p' "$work/out")"
-[ -n "$url" ] || { cat "$work/log"; exit 1; }
-
+start() { # extra env for the server
+  env "$@" "$bin" serve >"$work/out" 2>"$work/log" &
+  pid=$!
+  for _ in $(seq 100); do grep -q "listening on" "$work/out" 2>/dev/null && break; sleep 0.1; done
+  url="$(sed -n 's/^tessera listening on //p' "$work/out")"
+  [ -n "$url" ] || { cat "$work/log"; exit 1; }
+}
+stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""; rm -f "$work/out"; }
 rss() { awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' "/proc/$pid/status"; }
 run() { # label path method body auths conns
   local out
   out="$(BENCH_METHOD="$3" BENCH_BODY="$4" BENCH_AUTHS="$5" \
     wrk -t2 -c"$6" -d"${DUR}s" --timeout 5s -s bench/report.lua "$url$2" | grep '^RESULT' || true)"
-  printf '%-28s c=%-3s %s\n' "$1" "$6" "${out#RESULT }"
+  printf '%-30s c=%-3s %s\n' "$1" "$6" "${out#RESULT }"
 }
 
+start
 echo "Tessera $("$bin" --version | cut -d' ' -f2), $TESSERA__KEYS__ALGORITHM, $(nproc) cores, ${DUR}s a run, $url"
 echo "RSS at start: $(rss)"
 body="grant_type=client_credentials&scope=bench%3Aread%20bench%3Awrite"
-for c in $CONNS; do run "token (one client)" /oauth2/token POST "$body" "$warm_auth" "$c"; done
-for c in $CONNS; do run "token (cold, $COLD_CLIENTS clients)" /oauth2/token POST "grant_type=client_credentials" "${cold_auths#|}" "$c"; done
+for c in $CONNS; do run "token (warm, one client)" /oauth2/token POST "$body" "$warm_auth" "$c"; done
 for c in $CONNS; do run "jwks" /.well-known/jwks.json GET "" "" "$c"; done
 echo "RSS at end: $(rss)"
+stop
+# Cold path: the verified-credential cache off, so every request verifies argon2id.
+start TESSERA__TOKEN__VERIFIED_CREDENTIAL_TTL_SECONDS=0
+for c in $CONNS; do run "token (cold, $COLD_CLIENTS clients)" /oauth2/token POST "grant_type=client_credentials" "${cold_auths#|}" "$c"; done
+echo "RSS after the cold path: $(rss)"
+stop
 if [ -z "${SKIP_OPENSSL:-}" ]; then
   echo "Raw signing limit, one core (openssl speed):"
   openssl speed -seconds 3 ecdsap256 ed25519 rsa2048 2>/dev/null |

@@ -24,6 +24,17 @@ pub fn random_token(n: usize) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// A random identifier (`n` bytes, base64url) that starts with a letter or digit, so it can
+/// never be mistaken for a command-line flag (`-…`).
+pub fn random_id(n: usize) -> String {
+    loop {
+        let id = random_token(n);
+        if id.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            return id;
+        }
+    }
+}
+
 /// A plaintext client secret: exists only between generation and the one response that shows it.
 pub struct ClientSecret(Zeroizing<String>);
 
@@ -189,8 +200,69 @@ impl fmt::Debug for VerifiedTag {
     }
 }
 
+/// Coalesces concurrent verifications of the same credential: the first request runs argon2id,
+/// the others wait for its answer. Without it, a burst for one client queues one argon2id per
+/// request until the first finishes (and a flood repeating one wrong secret costs one each).
+#[derive(Default)]
+pub struct SingleFlight {
+    inflight: std::sync::Mutex<
+        std::collections::HashMap<CredentialTag, Arc<tokio::sync::OnceCell<Verified>>>,
+    >,
+}
+
+/// The answer of one verification: the id of the secret that matched, if any.
+pub type Verified = Result<Option<String>, VerifyError>;
+
+struct InflightGuard<'a> {
+    flights: &'a SingleFlight,
+    tag: CredentialTag,
+    cell: Arc<tokio::sync::OnceCell<Verified>>,
+}
+
+impl Drop for InflightGuard<'_> {
+    fn drop(&mut self) {
+        let mut map = self
+            .flights
+            .inflight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        // Remove only our own flight, and only once it has an answer or nobody else waits.
+        if map
+            .get(&self.tag)
+            .is_some_and(|c| Arc::ptr_eq(c, &self.cell))
+            && (self.cell.initialized() || Arc::strong_count(&self.cell) <= 2)
+        {
+            map.remove(&self.tag);
+        }
+    }
+}
+
+impl SingleFlight {
+    /// Runs `verify` for `tag`, or waits for the run already under way.
+    pub async fn run<F, Fut>(&self, tag: CredentialTag, verify: F) -> Verified
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Verified>,
+    {
+        let cell = {
+            let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+            map.entry(tag).or_default().clone()
+        };
+        // The guard holds the only handle of this request, so on drop the count says
+        // whether anybody else still waits (map + guard = 2).
+        let guard = InflightGuard {
+            flights: self,
+            tag,
+            cell,
+        };
+        // If the running request is cancelled, a waiter takes over (OnceCell semantics), and
+        // the guard removes a flight nobody waits for, so abandoned ones do not pile up.
+        guard.cell.get_or_init(verify).await.clone()
+    }
+}
+
 /// Why a verification could not be run.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum VerifyError {
     /// Every worker is busy and the queue is full.
     #[error("secret verification queue is full")]
@@ -262,12 +334,44 @@ mod tests {
     use super::*;
 
     #[test]
+    fn ids_never_look_like_flags() {
+        for _ in 0..2000 {
+            assert!(random_id(16).starts_with(|c: char| c.is_ascii_alphanumeric()));
+        }
+    }
+
+    #[test]
     fn secrets_are_long_prefixed_and_masked() {
         let s = ClientSecret::generate();
         assert!(s.expose().starts_with(SECRET_PREFIX));
         assert_eq!(s.expose().len(), SECRET_PREFIX.len() + 43);
         assert!(s.masked().ends_with(&s.expose()[s.expose().len() - 4..]));
         assert!(!format!("{s:?}").contains(s.expose()));
+    }
+
+    #[tokio::test]
+    async fn single_flight_shares_one_run_and_forgets_it() {
+        let flights = SingleFlight::default();
+        let runs = std::sync::atomic::AtomicUsize::new(0);
+        let run = || async {
+            runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            Ok(Some("s1".to_owned()))
+        };
+        let (a, b) = tokio::join!(flights.run([7; 32], run), flights.run([7; 32], run));
+        assert_eq!(
+            (a.unwrap(), b.unwrap()),
+            (Some("s1".into()), Some("s1".into()))
+        );
+        assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert!(flights.inflight.lock().unwrap().is_empty());
+        // A cancelled run leaves nothing behind.
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_millis(5),
+            flights.run([8; 32], run),
+        )
+        .await;
+        assert!(flights.inflight.lock().unwrap().is_empty());
     }
 
     #[tokio::test]

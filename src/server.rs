@@ -58,6 +58,7 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
     let state = web::Data::new(AppState {
         clients: ClientDirectory::new(db.clone(), 100_000, Duration::from_secs(600)),
         credential_key: CredentialKey::generate(),
+        verifications: Default::default(),
         argon2: Argon2Pool::start(cores, 64 * cores),
         decoy_hash: Arc::new(VerifiableHash::decoy()),
         keys: ArcSwap::from_pointee(ring),

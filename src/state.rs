@@ -8,7 +8,7 @@ use sea_orm::DatabaseConnection;
 use crate::config::Settings;
 use crate::keys::{KeyEncryptionKey, SigningKeyRing};
 use crate::oauth::discovery::Metadata;
-use crate::secret::{Argon2Pool, CredentialKey, VerifiableHash};
+use crate::secret::{Argon2Pool, CredentialKey, SingleFlight, VerifiableHash};
 use crate::store::ClientDirectory;
 use crate::store::usage::UsageRecorder;
 
@@ -32,6 +32,8 @@ pub struct AppState {
     pub decoy_hash: Arc<VerifiableHash>,
     /// Keys the tags of verified credentials.
     pub credential_key: CredentialKey,
+    /// Concurrent verifications of one credential share one argon2id run.
+    pub verifications: SingleFlight,
     /// RFC 8414 metadata, serialised once per catalog change.
     pub metadata: ArcSwap<Metadata>,
     /// `last_used_at` and usage counters waiting to be written.

@@ -139,7 +139,7 @@ pub fn generate_signing_key(
     algorithm: SigningAlgorithm,
     kek: &KeyEncryptionKey,
 ) -> Result<NewSigningKey, KeyError> {
-    let kid = crate::secret::random_token(12);
+    let kid = crate::secret::random_id(12);
     let mut private = algorithm.generate()?;
     private.set_key_id(kid.clone());
     private.set_algorithm(algorithm.as_str());

@@ -185,18 +185,24 @@ impl Registrar for ClientRegistrar<'_> {
             return self.accept(c.clone(), s.secret_id.clone(), client_id);
         }
         let hashes: Vec<_> = live.iter().map(|s| s.hash.clone()).collect();
-        let hashes = if hashes.is_empty() {
-            vec![self.state.decoy_hash.clone()]
-        } else {
-            hashes
-        };
-        let matched = match self.state.argon2.verify(hashes, secret).await {
-            Ok(found) => found.and_then(|i| live.get(i)).map(|s| {
+        let ids: Vec<String> = live.iter().map(|s| s.secret_id.clone()).collect();
+        let pool = &self.state.argon2;
+        let verified = self
+            .state
+            .verifications
+            .run(tag, || async move {
+                let found = pool.verify(hashes, secret).await?;
+                Ok(found.and_then(|i| ids.get(i).cloned()))
+            })
+            .await;
+        let matched = match verified {
+            Ok(Some(secret_id)) => live.iter().find(|s| s.secret_id == secret_id).map(|s| {
                 if !ttl.is_zero() {
                     s.verified.remember(tag);
                 }
-                s.secret_id.clone()
+                secret_id
             }),
+            Ok(None) => None,
             Err(VerifyError::Busy) => {
                 self.slot.fail(TokenError::TemporarilyUnavailable);
                 return Err(RegistrarError::PrimitiveError);

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::StoreError;
 use super::apis::{Api, now};
-use crate::secret::{ClientSecret, random_token};
+use crate::secret::{ClientSecret, random_id};
 
 /// A client as users see it.
 #[derive(Debug, Clone, Serialize)]
@@ -267,7 +267,7 @@ pub async fn create(
     let secret = ClientSecret::generate();
     // Hash before the transaction: argon2 takes tens of ms and must not hold a write lock.
     let hash = secret.hash();
-    let client_id = random_token(16);
+    let client_id = random_id(16);
     let now = now();
 
     let txn = db.begin().await?;
@@ -291,7 +291,7 @@ pub async fn create(
     .insert(&txn)
     .await?;
     write_grants(&txn, &client_id, &f.scopes, &f.roles).await?;
-    let secret_id = random_token(12);
+    let secret_id = random_id(12);
     client_secret::ActiveModel {
         secret_id: Set(secret_id.clone()),
         client_id: Set(client_id.clone()),

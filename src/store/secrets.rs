@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::StoreError;
 use super::apis::now;
 use super::audit::{self, Actor};
-use crate::secret::{ClientSecret, random_token};
+use crate::secret::{ClientSecret, random_id};
 
 /// A secret as lists show it: never the secret, never its hash.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -72,7 +72,7 @@ async fn insert(
     expires_at: Option<DateTime<Utc>>,
 ) -> Result<SecretInfo, StoreError> {
     let model = client_secret::ActiveModel {
-        secret_id: Set(random_token(12)),
+        secret_id: Set(random_id(12)),
         client_id: Set(client_id.to_owned()),
         secret_hash: Set(hash),
         masked: Set(secret.masked()),
