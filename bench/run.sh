@@ -4,7 +4,8 @@
 # Usage: bench/run.sh            (from anywhere; builds the release binary first)
 # Env:   DUR=10                  seconds per wrk run
 #        CONNS="16 64"           connection counts
-#        COLD_CLIENTS=32         clients for the cold path (each request a different client)
+#        COLD_CLIENTS=256               clients for the cold path (more than connections, so
+#                                concurrent requests never share one argon2id run)
 #        ALG=ES256               keys.algorithm (ES256, EdDSA, RS256)
 #        SKIP_OPENSSL=1          skip `openssl speed`
 #        SKIP_BUILD=1            use the release binary as it is
@@ -13,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR="${DUR:-10}"
 CONNS="${CONNS:-16 64}"
-COLD_CLIENTS="${COLD_CLIENTS:-32}"
+COLD_CLIENTS="${COLD_CLIENTS:-256}"
 
 if ! command -v wrk >/dev/null; then
   apt-get update -qq && apt-get install -y -qq wrk >/dev/null

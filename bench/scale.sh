@@ -14,7 +14,7 @@ SIZES="${SIZES:-1000 100000 1000000}"
 ACTIVE="${ACTIVE:-1000}"
 DUR="${DUR:-10}"
 CONNS="${CONNS:-64}"
-for tool in wrk sqlite3; do
+for tool in wrk sqlite3 bc; do
   command -v "$tool" >/dev/null || { apt-get update -qq && apt-get install -y -qq "$tool" >/dev/null; }
 done
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release --quiet
@@ -27,11 +27,12 @@ for n in $SIZES; do
   work="$(mktemp -d)"
   export TESSERA__DATABASE__URL="sqlite://$work/tessera.db?mode=rwc" TESSERA__KEYS__DIR="$work/keys"
   "$bin" apis create --name bench --audience https://api.bench.test --permissions read >/dev/null
+  admin="$("$bin" clients create --name admin --scopes "admin:read" --json)"
   seed="$("$bin" clients create --name seed --scopes bench:read --json)"
   secret="$(field client_secret <<<"$seed")"
-  hash="$(sqlite3 "$work/tessera.db" "select secret_hash from client_secrets limit 1")"
+  hash="$(sqlite3 "$work/tessera.db" "select secret_hash from client_secrets where client_id = '$(field client_id <<<"$seed")'")"
   now="2026-01-01T00:00:00+00:00"
-  sqlite3 "$work/tessera.db" <<SQL
+  sqlite3 "$work/tessera.db" >/dev/null <<SQL
 PRAGMA journal_mode=WAL;
 BEGIN;
 WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < $n)
@@ -58,6 +59,16 @@ SQL
   out="$(BENCH_METHOD=POST BENCH_BODY="grant_type=client_credentials" BENCH_AUTH_FILE="$auth_file" \
     wrk -t2 -c"$CONNS" -d"${DUR}s" --timeout 10s -s bench/report.lua "$url/oauth2/token" | grep '^RESULT' || true)"
   printf '%-9s %-8s %s | %s → %s\n' "$n" "$ACTIVE" "${out#RESULT }" "$idle" "$(rss)"
+  # Admin list, limit=100, first and last page: median of 5 requests each.
+  token="$(curl -s -u "$(field client_id <<<"$admin"):$(field client_secret <<<"$admin")" \
+    -d grant_type=client_credentials "$url/oauth2/token" | field access_token)"
+  for offset in 0 $(( n > 100 ? n - 100 : 0 )); do
+    ms="$(for _ in 1 2 3 4 5; do
+      curl -s -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $token" \
+        "$url/admin/v1/clients?offset=$offset&limit=100"
+    done | sort -n | sed -n 3p)"
+    printf '          admin GET /clients?offset=%s&limit=100: %.1f ms (median of 5)\n' "$offset" "$(echo "$ms * 1000" | bc -l)"
+  done
   kill "$pid"; wait "$pid" 2>/dev/null || true
   rm -rf "$work"
 done

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_init;
 mod m20261123_000002_audit;
 mod m20261123_000003_change_log;
+mod m20261123_000004_client_order;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_init::Migration),
             Box::new(m20261123_000002_audit::Migration),
             Box::new(m20261123_000003_change_log::Migration),
+            Box::new(m20261123_000004_client_order::Migration),
         ]
     }
 }
