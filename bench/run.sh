@@ -9,6 +9,7 @@
 #        ALG=ES256               keys.algorithm (ES256, EdDSA, RS256)
 #        SKIP_OPENSSL=1          skip `openssl speed`
 #        SKIP_BUILD=1            use the release binary as it is
+#        BIN=path                measure another build (e.g. --features mimalloc)
 # Talks only to 127.0.0.1; every run is bounded by DUR; the server is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +21,7 @@ if ! command -v wrk >/dev/null; then
   apt-get update -qq && apt-get install -y -qq wrk >/dev/null
 fi
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release --quiet
-bin="$PWD/target/release/tessera"
+bin="${BIN:-$PWD/target/release/tessera}"
 
 work="$(mktemp -d)"
 pid=""

@@ -213,16 +213,6 @@ impl Registrar for ClientRegistrar<'_> {
             }
         };
         match (client, matched) {
-            (Some(c), Some(_)) if c.enabled && !c.allows_source(self.source) => {
-                tracing::info!(client_id, source = ?self.source, "source address not allowed");
-                self.state
-                    .usage
-                    .source_refused(client_id, chrono::Utc::now());
-                self.slot.fail(TokenError::UnauthorizedClient(
-                    "this client may not request tokens from this address".into(),
-                ));
-                Err(RegistrarError::Unspecified)
-            }
             (Some(c), Some(secret_id)) if c.enabled => {
                 let mut slot = self.slot.lock();
                 slot.client = Some(c);

@@ -375,14 +375,7 @@ async fn with_grants(
             roles.entry(r.client_id).or_default().push(r.role_name);
         }
     }
-    Ok(models
-        .into_iter()
-        .map(|m| {
-            let s = scopes.remove(&m.client_id).unwrap_or_default();
-            let r = roles.remove(&m.client_id).unwrap_or_default();
-            to_client(m, s, r)
-        })
-        .collect())
+    Ok(assemble(models, scopes, roles))
 }
 
 /// Replaces a client's settable fields in one transaction. Returns the client and the ids of
@@ -553,19 +546,23 @@ pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<Client>, StoreError> 
     for r in client_role::Entity::find().all(db).await? {
         roles.entry(r.client_id).or_default().push(r.role_name);
     }
-    Ok(models
+    Ok(assemble(models, scopes, roles))
+}
+
+/// Joins client rows with their scopes and roles, keyed by client id.
+fn assemble(
+    models: Vec<client::Model>,
+    mut scopes: BTreeMap<String, Vec<String>>,
+    mut roles: BTreeMap<String, Vec<String>>,
+) -> Vec<Client> {
+    models
         .into_iter()
         .map(|m| {
             let s = scopes.remove(&m.client_id).unwrap_or_default();
             let r = roles.remove(&m.client_id).unwrap_or_default();
             to_client(m, s, r)
         })
-        .collect())
-}
-
-/// Number of clients.
-pub async fn count(db: &impl ConnectionTrait) -> Result<u64, StoreError> {
-    Ok(client::Entity::find().count(db).await?)
+        .collect()
 }
 
 fn to_client(m: client::Model, mut scopes: Vec<String>, mut roles: Vec<String>) -> Client {
