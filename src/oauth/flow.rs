@@ -213,12 +213,7 @@ impl Registrar for ClientRegistrar<'_> {
             }
         };
         match (client, matched) {
-            (Some(c), Some(secret_id)) if c.enabled => {
-                let mut slot = self.slot.lock();
-                slot.client = Some(c);
-                slot.secret_id = Some(secret_id);
-                Ok(())
-            }
+            (Some(c), Some(secret_id)) if c.enabled => self.accept(c, secret_id, client_id),
             _ => {
                 tracing::info!(client_id, "client authentication failed");
                 self.state
