@@ -36,9 +36,44 @@ pub enum Command {
     /// Manage the API catalog.
     #[command(subcommand)]
     Apis(ApisCommand),
+    /// Manage roles (named sets of scopes).
+    #[command(subcommand)]
+    Roles(RolesCommand),
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+}
+
+/// `tessera roles …`.
+#[derive(Debug, Subcommand)]
+pub enum RolesCommand {
+    /// Make a role.
+    Create {
+        /// Name: [a-z0-9][a-z0-9._-]{0,62}.
+        #[arg(long)]
+        name: String,
+        /// Free-text description.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Space-separated scopes, e.g. "orders:read audit:read".
+        #[arg(long, default_value = "")]
+        scopes: String,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// List roles.
+    List {
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Delete a role (one still held needs --force, which takes it from its clients).
+    Delete {
+        /// Role name.
+        name: String,
+        /// Also take it from every client holding it.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// Output format flag shared by every data-printing command.
@@ -386,6 +421,34 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Clients(ClientsCommand::Secrets(SecretsCommand::Reset { client_id, output })) => {
             let (info, secret) = store::secrets::reset(&db, &client_id, &Actor::cli()).await?;
             print_secret(&info, &secret, output.json);
+        }
+        Command::Roles(RolesCommand::Create {
+            name,
+            description,
+            scopes,
+            output,
+        }) => {
+            let role =
+                store::roles::create(&db, &name, &description, &words(&scopes), &Actor::cli())
+                    .await?;
+            if output.json {
+                print_json(&role);
+            } else {
+                println!("{}  {}", role.name, role.scopes.join(" "));
+            }
+        }
+        Command::Roles(RolesCommand::List { output }) => {
+            let roles = store::roles::list(&db).await?;
+            if output.json {
+                print_json(&roles);
+            } else {
+                for r in roles {
+                    println!("{}  {}  {}", r.name, r.scopes.join(" "), r.description);
+                }
+            }
+        }
+        Command::Roles(RolesCommand::Delete { name, force }) => {
+            store::roles::delete(&db, &name, force, &Actor::cli()).await?;
         }
         Command::Apis(ApisCommand::Delete { name, force }) => {
             store::apis::delete(&db, &name, force, &Actor::cli()).await?;

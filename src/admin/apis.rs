@@ -48,6 +48,17 @@ pub struct ForceQuery {
     force: Option<String>,
 }
 
+impl ForceQuery {
+    /// The flag, validated.
+    pub fn force(&self) -> Result<bool, AdminError> {
+        match self.force.as_deref() {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(_) => Err(AdminError::field("force", "must be true or false")),
+        }
+    }
+}
+
 fn base(state: &AppState) -> String {
     format!("{}/admin/v1/apis", state.issuer)
 }
@@ -157,12 +168,7 @@ pub async fn delete(
     path: web::Path<String>,
     query: web::Query<ForceQuery>,
 ) -> Result<HttpResponse, AdminError> {
-    let force = match query.force.as_deref() {
-        None | Some("false") => false,
-        Some("true") => true,
-        Some(_) => return Err(AdminError::field("force", "must be true or false")),
-    };
-    let affected = store::apis::delete(&state.db, &path, force, &admin.actor()).await?;
+    let affected = store::apis::delete(&state.db, &path, query.force()?, &admin.actor()).await?;
     for client_id in affected {
         state.clients.invalidate(&client_id).await;
     }

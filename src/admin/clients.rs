@@ -150,16 +150,20 @@ fn base(state: &AppState) -> String {
     format!("{}/admin/v1/clients", state.issuer)
 }
 
-/// The owner rule: a client that is not a root client may grant only scopes it holds.
+/// The owner rule: a client that is not a root client may grant only scopes it holds,
+/// directly or through the roles it assigns.
 async fn check_grantable(
     state: &AppState,
     admin: &Admin,
     scopes: &[String],
+    roles: &[String],
 ) -> Result<(), AdminError> {
     let acting = store::clients::get(&state.db, &admin.client_id).await?;
     if acting.owner.is_none() {
         return Ok(());
     }
+    let mut scopes = scopes.to_vec();
+    scopes.extend(store::roles::scopes_of_roles(&state.db, roles).await?);
     let held = state
         .clients
         .get(&admin.client_id)
@@ -208,7 +212,7 @@ pub async fn create(
     payload: web::Payload,
 ) -> Result<HttpResponse, AdminError> {
     let input: ClientInput = json_body(&req, payload, false).await?;
-    check_grantable(&state, &admin, &input.scopes).await?;
+    check_grantable(&state, &admin, &input.scopes, &input.roles).await?;
     let (client, secret) = store::clients::create(
         &state.db,
         NewClient {
@@ -265,7 +269,13 @@ async fn apply(
         .filter(|s| !before.scopes.contains(s))
         .cloned()
         .collect();
-    check_grantable(state, admin, &added).await?;
+    let added_roles: Vec<String> = input
+        .roles
+        .iter()
+        .filter(|r| !before.roles.contains(r))
+        .cloned()
+        .collect();
+    check_grantable(state, admin, &added, &added_roles).await?;
     let (client, cascaded) = store::clients::replace(
         &state.db,
         client_id,

@@ -5,6 +5,7 @@ mod clients;
 mod keys;
 mod openapi;
 mod problem;
+mod roles;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -73,6 +74,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route(web::get().to(apis::get))
                     .route(web::put().to(apis::replace))
                     .route(web::delete().to(apis::delete)),
+            )
+            .service(
+                resource("/roles", "GET, POST")
+                    .route(web::get().to(roles::list))
+                    .route(web::post().to(roles::create)),
+            )
+            .service(
+                resource("/roles/{name}", "GET, PUT, DELETE")
+                    .route(web::get().to(roles::get))
+                    .route(web::put().to(roles::replace))
+                    .route(web::delete().to(roles::delete)),
             )
             .service(resource("/keys", "GET").route(web::get().to(keys::list)))
             .service(resource("/keys/rotate", "POST").route(web::post().to(keys::rotate)))

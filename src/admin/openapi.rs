@@ -4,7 +4,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{apis, clients, keys};
+use super::{apis, clients, keys, roles};
 
 struct BearerAuth;
 
@@ -33,6 +33,7 @@ impl Modify for BearerAuth {
         clients::list, clients::create, clients::get, clients::replace, clients::patch,
         clients::delete, clients::list_secrets, clients::add_secret, clients::delete_secret,
         clients::reset_secret, apis::list, apis::create, apis::get, apis::replace, apis::delete,
+        roles::list, roles::create, roles::get, roles::replace, roles::delete,
         keys::list, keys::rotate, keys::audit_events,
     ),
     modifiers(&BearerAuth),
@@ -40,6 +41,7 @@ impl Modify for BearerAuth {
         (name = "clients", description = "API clients"),
         (name = "secrets", description = "Client secrets (shown once)"),
         (name = "apis", description = "The API catalog"),
+        (name = "roles", description = "Named sets of scopes"),
         (name = "keys", description = "Signing keys"),
         (name = "audit", description = "Audit events and usage counters"),
     )

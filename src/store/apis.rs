@@ -62,7 +62,8 @@ pub struct NewApi {
     pub permissions: Vec<String>,
 }
 
-fn valid_name(name: &str) -> bool {
+/// Whether `name` is a valid API or role name: `[a-z0-9][a-z0-9._-]{0,62}`.
+pub(crate) fn valid_name(name: &str) -> bool {
     let bytes = name.as_bytes();
     !bytes.is_empty()
         && bytes.len() <= 63

@@ -1,0 +1,161 @@
+//! `/admin/v1/roles…`: named sets of scopes.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+
+use super::apis::ForceQuery;
+use super::{Admin, AdminError, Page, PageQuery, Problem, created, json_body, ok_json};
+use crate::state::AppState;
+use crate::store::{self, roles::Role};
+
+/// Body of `POST /roles`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleInput {
+    /// `[a-z0-9][a-z0-9._-]{0,62}`.
+    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,62}$")]
+    pub name: String,
+    /// Free text.
+    #[serde(default)]
+    pub description: String,
+    /// Scopes `{api}:{permission}`.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+/// Body of `PUT /roles/{name}`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleUpdate {
+    /// Must equal the name in the path if given.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Free text.
+    #[serde(default)]
+    pub description: String,
+    /// The role's scopes (replaces them).
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+fn base(state: &AppState) -> String {
+    format!("{}/admin/v1/roles", state.issuer)
+}
+
+async fn invalidate(state: &AppState, clients: &[String]) {
+    for id in clients {
+        state.clients.invalidate(id).await;
+    }
+}
+
+#[utoipa::path(get, path = "/admin/v1/roles", operation_id = "list_roles", tag = "roles", params(PageQuery),
+    responses((status = 200, body = Page<Role>), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = ["admin:read"])))]
+/// List roles by name.
+pub async fn list(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, AdminError> {
+    let paging = query.paging()?;
+    let all = store::roles::list(&state.db).await?;
+    let total = all.len() as u64;
+    let items = all
+        .into_iter()
+        .skip(paging.offset as usize)
+        .take(paging.limit as usize)
+        .collect();
+    Ok(ok_json(&Page::new(items, total, paging, &base(&state))))
+}
+
+#[utoipa::path(post, path = "/admin/v1/roles", operation_id = "create_role", tag = "roles", request_body = RoleInput,
+    responses((status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Wrong Content-Type", body = Problem, content_type = "application/problem+json"),
+        (status = 201, body = Role, headers(("Location" = String))), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = ["admin:write"])))]
+/// Make a role.
+pub async fn create(
+    admin: Admin,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, AdminError> {
+    let input: RoleInput = json_body(&req, payload, false).await?;
+    let role = store::roles::create(
+        &state.db,
+        &input.name,
+        &input.description,
+        &input.scopes,
+        &admin.actor(),
+    )
+    .await?;
+    Ok(created(format!("{}/{}", base(&state), role.name), &role))
+}
+
+#[utoipa::path(get, path = "/admin/v1/roles/{name}", operation_id = "get_role", tag = "roles",
+    params(("name" = String, Path, description = "Role name")),
+    responses((status = 200, body = Role), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = ["admin:read"])))]
+/// One role.
+pub async fn get(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    Ok(ok_json(&store::roles::get(&state.db, &path).await?))
+}
+
+#[utoipa::path(put, path = "/admin/v1/roles/{name}", operation_id = "replace_role", tag = "roles", request_body = RoleUpdate,
+    params(("name" = String, Path, description = "Role name")),
+    responses((status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Wrong Content-Type", body = Problem, content_type = "application/problem+json"),
+        (status = 200, body = Role), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = ["admin:write"])))]
+/// Replace a role's description and scopes; its clients' next tokens follow.
+pub async fn replace(
+    admin: Admin,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, AdminError> {
+    let input: RoleUpdate = json_body(&req, payload, false).await?;
+    if input.name.as_ref().is_some_and(|n| *n != *path) {
+        return Err(AdminError::field("name", "must match the name in the path"));
+    }
+    let (role, holders) = store::roles::replace(
+        &state.db,
+        &path,
+        &input.description,
+        &input.scopes,
+        &admin.actor(),
+    )
+    .await?;
+    invalidate(&state, &holders).await;
+    Ok(ok_json(&role))
+}
+
+#[utoipa::path(delete, path = "/admin/v1/roles/{name}", operation_id = "delete_role", tag = "roles",
+    params(("name" = String, Path, description = "Role name"), ForceQuery),
+    responses((status = 422, description = "Bad force value", body = Problem, content_type = "application/problem+json"),
+        (status = 204, description = "Deleted"), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = ["admin:write"])))]
+/// Delete a role; one still held needs `?force=true`, which takes it from its clients.
+pub async fn delete(
+    admin: Admin,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<ForceQuery>,
+) -> Result<HttpResponse, AdminError> {
+    let holders = store::roles::delete(&state.db, &path, query.force()?, &admin.actor()).await?;
+    invalidate(&state, &holders).await;
+    Ok(HttpResponse::NoContent().finish())
+}
