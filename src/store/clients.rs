@@ -409,11 +409,18 @@ pub async fn replace(
         f.roles.into_iter().collect(),
     );
     crate::store::changes::record(&txn, client_id).await?;
-    let cascaded = if before.enabled && !after.enabled {
+    let mut cascaded = if before.enabled && !after.enabled {
         disable_owned(&txn, client_id, actor).await?
     } else {
         Vec::new()
     };
+    // Owned clients' effective scopes are capped by this one's: they must be reloaded.
+    if before.scopes != after.scopes || before.roles != after.roles {
+        for id in owned_transitively(&txn, client_id).await? {
+            crate::store::changes::record(&txn, &id).await?;
+            cascaded.push(id);
+        }
+    }
     let changed = changed_fields(&before, &after);
     let kind = match (before.enabled, after.enabled) {
         (true, false) => "client.disabled",
@@ -430,6 +437,29 @@ pub async fn replace(
     .await?;
     txn.commit().await?;
     Ok((after, cascaded))
+}
+
+/// Every client `owner` owns, transitively.
+pub(crate) async fn owned_transitively(
+    txn: &impl ConnectionTrait,
+    owner: &str,
+) -> Result<Vec<String>, StoreError> {
+    let mut out = Vec::new();
+    let mut frontier = vec![owner.to_owned()];
+    let mut seen = BTreeSet::from([owner.to_owned()]);
+    while !frontier.is_empty() {
+        for c in client::Entity::find()
+            .filter(client::Column::Owner.is_in(std::mem::take(&mut frontier)))
+            .all(txn)
+            .await?
+        {
+            if seen.insert(c.client_id.clone()) {
+                frontier.push(c.client_id.clone());
+                out.push(c.client_id);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Disables every client `owner` owns, transitively (SPEC §5), in the caller's transaction;

@@ -66,14 +66,11 @@ impl TokenClient {
     }
 }
 
-/// Loads one client for the token path: a handful of indexed queries, only on a cache miss.
-pub async fn load_token_client(
+/// A client's direct scopes and its roles' scopes, as (api, permission).
+async fn granted(
     db: &DatabaseConnection,
     client_id: &str,
-) -> Result<Option<TokenClient>, StoreError> {
-    let Some(model) = client::Entity::find_by_id(client_id).one(db).await? else {
-        return Ok(None);
-    };
+) -> Result<BTreeSet<(String, String)>, StoreError> {
     let mut scopes: BTreeSet<(String, String)> = client_scope::Entity::find()
         .filter(client_scope::Column::ClientId.eq(client_id))
         .all(db)
@@ -97,6 +94,37 @@ pub async fn load_token_client(
                 .into_iter()
                 .map(|s| (s.api_name, s.permission)),
         );
+    }
+    Ok(scopes)
+}
+
+/// Loads one client for the token path: a handful of indexed queries, only on a cache miss.
+pub async fn load_token_client(
+    db: &DatabaseConnection,
+    client_id: &str,
+) -> Result<Option<TokenClient>, StoreError> {
+    let Some(model) = client::Entity::find_by_id(client_id).one(db).await? else {
+        return Ok(None);
+    };
+    let mut scopes = granted(db, client_id).await?;
+    // Effective scopes are capped by the owner's, transitively, up to the first root client
+    // (made by the CLI, no owner), which may grant anything. A missing owner caps to nothing.
+    let mut owner = model.owner.clone();
+    let mut seen = BTreeSet::from([client_id.to_owned()]);
+    while let Some(owner_id) = owner.take() {
+        if !seen.insert(owner_id.clone()) || seen.len() > 64 {
+            scopes.clear();
+            break;
+        }
+        match client::Entity::find_by_id(&owner_id).one(db).await? {
+            None => scopes.clear(),
+            Some(o) if o.owner.is_none() => {}
+            Some(o) => {
+                let held = granted(db, &owner_id).await?;
+                scopes.retain(|s| held.contains(s));
+                owner = o.owner;
+            }
+        }
     }
     let audiences: BTreeMap<String, String> =
         super::clients::audiences(db, scopes.iter().map(|(api, _)| api.clone())).await?;

@@ -127,15 +127,22 @@ async fn write_scopes(
     Ok(())
 }
 
-/// Clients holding `name`: their cached grants change with the role.
+/// Clients holding `name`, and the clients they own (whose scopes theirs cap): their cached
+/// grants change with the role.
 async fn holders(db: &impl ConnectionTrait, name: &str) -> Result<Vec<String>, StoreError> {
-    Ok(client_role::Entity::find()
+    let direct: Vec<String> = client_role::Entity::find()
         .filter(client_role::Column::RoleName.eq(name))
         .all(db)
         .await?
         .into_iter()
         .map(|r| r.client_id)
-        .collect())
+        .collect();
+    let mut all = BTreeSet::new();
+    for id in direct {
+        all.extend(super::clients::owned_transitively(db, &id).await?);
+        all.insert(id);
+    }
+    Ok(all.into_iter().collect())
 }
 
 async fn log_holders(txn: &impl ConnectionTrait, holders: &[String]) -> Result<(), StoreError> {
@@ -230,12 +237,16 @@ pub async fn delete(
     }
     let txn = db.begin().await?;
     let affected = holders(&txn, name).await?;
-    if !affected.is_empty() && !force {
+    let held = client_role::Entity::find()
+        .filter(client_role::Column::RoleName.eq(name))
+        .all(&txn)
+        .await?
+        .len();
+    if held > 0 && !force {
         return Err(StoreError::Conflict {
             field: "name",
             message: format!(
-                "role {name:?} is held by {} client(s); delete with force to take it from them",
-                affected.len()
+                "role {name:?} is held by {held} client(s); delete with force to take it from them"
             ),
         });
     }
@@ -247,7 +258,7 @@ pub async fn delete(
         "role.deleted",
         actor,
         Some(name),
-        serde_json::json!({"taken_from": affected.len()}),
+        serde_json::json!({"taken_from": held}),
     )
     .await?;
     txn.commit().await?;
