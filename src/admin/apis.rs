@@ -75,13 +75,7 @@ pub async fn list(
 ) -> Result<HttpResponse, AdminError> {
     let paging = query.paging()?;
     let all = store::apis::list(&state.db).await?;
-    let total = all.len() as u64;
-    let items = all
-        .into_iter()
-        .skip(paging.offset as usize)
-        .take(paging.limit as usize)
-        .collect();
-    Ok(ok_json(&Page::new(items, total, paging, &base(&state))))
+    Ok(ok_json(&Page::of_all(all, paging, &base(&state))))
 }
 
 #[utoipa::path(post, path = "/admin/v1/apis", operation_id = "create_api", tag = "apis", request_body = ApiInput,
@@ -169,8 +163,6 @@ pub async fn delete(
     query: web::Query<ForceQuery>,
 ) -> Result<HttpResponse, AdminError> {
     let affected = store::apis::delete(&state.db, &path, query.force()?, &admin.actor()).await?;
-    for client_id in affected {
-        state.clients.invalidate(&client_id).await;
-    }
+    state.clients.invalidate_many(&affected).await;
     Ok(HttpResponse::NoContent().finish())
 }

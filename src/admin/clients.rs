@@ -284,9 +284,10 @@ async fn apply(
         &admin.actor(),
     )
     .await?;
-    for id in cascaded.iter().map(String::as_str).chain([client_id]) {
-        state.clients.invalidate(id).await;
-    }
+    state
+        .clients
+        .invalidate_many(cascaded.iter().map(String::as_str).chain([client_id]))
+        .await;
     Ok(ok_json(&view(state, client)))
 }
 
@@ -359,9 +360,10 @@ pub async fn delete(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
     let cascaded = store::clients::delete(&state.db, &path, &admin.actor()).await?;
-    for id in cascaded.iter().chain([&*path]) {
-        state.clients.invalidate(id).await;
-    }
+    state
+        .clients
+        .invalidate_many(cascaded.iter().map(String::as_str).chain([path.as_str()]))
+        .await;
     Ok(HttpResponse::NoContent().finish())
 }
 

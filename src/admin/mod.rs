@@ -397,6 +397,17 @@ impl<T: utoipa::ToSchema> Page<T> {
         }
     }
 
+    /// The page `paging` selects from a whole list held in memory (small catalogs).
+    pub fn of_all(all: Vec<T>, paging: Paging, base: &str) -> Self {
+        let total = all.len() as u64;
+        let items = all
+            .into_iter()
+            .skip(usize::try_from(paging.offset).unwrap_or(usize::MAX))
+            .take(paging.limit as usize)
+            .collect();
+        Self::new(items, total, paging, base)
+    }
+
     /// Everything on one page (small lists).
     pub fn whole(items: Vec<T>, base: &str) -> Self {
         let total = items.len() as u64;

@@ -42,12 +42,6 @@ fn base(state: &AppState) -> String {
     format!("{}/admin/v1/roles", state.issuer)
 }
 
-async fn invalidate(state: &AppState, clients: &[String]) {
-    for id in clients {
-        state.clients.invalidate(id).await;
-    }
-}
-
 #[utoipa::path(get, path = "/admin/v1/roles", operation_id = "list_roles", tag = "roles", params(PageQuery),
     responses((status = 200, body = Page<Role>), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
@@ -60,13 +54,7 @@ pub async fn list(
 ) -> Result<HttpResponse, AdminError> {
     let paging = query.paging()?;
     let all = store::roles::list(&state.db).await?;
-    let total = all.len() as u64;
-    let items = all
-        .into_iter()
-        .skip(paging.offset as usize)
-        .take(paging.limit as usize)
-        .collect();
-    Ok(ok_json(&Page::new(items, total, paging, &base(&state))))
+    Ok(ok_json(&Page::of_all(all, paging, &base(&state))))
 }
 
 #[utoipa::path(post, path = "/admin/v1/roles", operation_id = "create_role", tag = "roles", request_body = RoleInput,
@@ -137,7 +125,7 @@ pub async fn replace(
         &admin.actor(),
     )
     .await?;
-    invalidate(&state, &holders).await;
+    state.clients.invalidate_many(&holders).await;
     Ok(ok_json(&role))
 }
 
@@ -156,6 +144,6 @@ pub async fn delete(
     query: web::Query<ForceQuery>,
 ) -> Result<HttpResponse, AdminError> {
     let holders = store::roles::delete(&state.db, &path, query.force()?, &admin.actor()).await?;
-    invalidate(&state, &holders).await;
+    state.clients.invalidate_many(&holders).await;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -221,6 +221,13 @@ impl ClientDirectory {
         self.cache.invalidate_all();
     }
 
+    /// Drops each of `client_ids` from memory.
+    pub async fn invalidate_many<S: AsRef<str>>(&self, client_ids: impl IntoIterator<Item = S>) {
+        for id in client_ids {
+            self.cache.invalidate(id.as_ref()).await;
+        }
+    }
+
     /// Drops a client from memory so its next request reloads it.
     pub async fn invalidate(&self, client_id: &str) {
         self.cache.invalidate(client_id).await;
