@@ -144,7 +144,8 @@ fn a_bad_configuration_value_is_one_clear_line() {
         ("TESSERA__ISSUER", "ftp://x", "issuer"),
     ];
     for (key, value, name) in cases {
-        let mut t = Tessera::new();
+        // About configuration, not the database: the embedded default suffices.
+        let mut t = Tessera::on_sqlite();
         t.set(key, value);
         let out = t.cli(&["migrate"]);
         assert_eq!(out.status.code(), Some(2), "{key}={value}");

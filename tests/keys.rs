@@ -225,12 +225,8 @@ async fn the_key_encryption_key_is_private_and_keys_are_sealed() {
         .mode();
     assert_eq!(mode & 0o777, 0o600);
     // The database holds no private key material in the clear.
-    let db = std::fs::read(t.path().join("tessera.db")).unwrap();
-    let wal = std::fs::read(t.path().join("tessera.db-wal")).unwrap_or_default();
-    for bytes in [db, wal] {
-        let text = String::from_utf8_lossy(&bytes);
-        assert!(!text.contains("\"d\":"), "private JWK stored in the clear");
-    }
+    let text = String::from_utf8_lossy(&t.database_bytes()).into_owned();
+    assert!(!text.contains("\"d\":"), "private JWK stored in the clear");
 }
 
 #[tokio::test]

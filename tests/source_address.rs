@@ -101,9 +101,7 @@ async fn behind_a_trusted_proxy_the_rightmost_untrusted_hop_counts() {
         .status()
         .unwrap();
     s.child.wait().unwrap();
-    let db = std::fs::read(t.path().join("tessera.db")).unwrap();
-    let wal = std::fs::read(t.path().join("tessera.db-wal")).unwrap_or_default();
-    let text = String::from_utf8_lossy(&db) + String::from_utf8_lossy(&wal);
+    let text = String::from_utf8_lossy(&t.database_bytes()).into_owned();
     assert!(text.contains("token.source_refused"), "no audit event");
 }
 

@@ -1,4 +1,6 @@
-//! Test harness: runs the real `tessera` binary against a temp SQLite file and keys dir.
+//! Test harness: runs the real `tessera` binary against a temp SQLite file and keys dir, or,
+//! when `TESSERA_TEST_POSTGRES_URL` names a role that may create databases, against a fresh
+//! PostgreSQL database per test (dropped afterwards).
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
@@ -11,10 +13,74 @@ use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_tessera");
 
-/// One Tessera installation: a database file and a keys dir in a temp dir.
+/// One Tessera installation: a database and a keys dir in a temp dir.
 pub struct Tessera {
     pub dir: tempfile::TempDir,
     pub env: Vec<(String, String)>,
+    /// The PostgreSQL database made for this installation, if any.
+    pub postgres: Option<PostgresDb>,
+}
+
+/// A database on the test PostgreSQL server, dropped with its [`Tessera`].
+pub struct PostgresDb {
+    /// URL of the role that creates and drops test databases.
+    admin_url: String,
+    /// This database's name.
+    pub name: String,
+    /// URL of this database.
+    pub url: String,
+}
+
+/// The test PostgreSQL server's admin URL, when the suite runs against PostgreSQL.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("TESSERA_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+fn psql(url: &str, sql: &str) {
+    let out = Command::new("psql")
+        .args([url, "-v", "ON_ERROR_STOP=1", "-qAtc", sql])
+        .output()
+        .expect("run psql");
+    assert!(
+        out.status.success(),
+        "psql {sql:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl PostgresDb {
+    /// Creates an empty database on the server at `admin_url`.
+    pub fn create(admin_url: &str) -> Self {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "tessera_test_{}_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed),
+            rand_suffix() % 1_000_000
+        );
+        psql(admin_url, &format!("CREATE DATABASE {name}"));
+        let base = admin_url.rsplit_once('/').map_or(admin_url, |(b, _)| b);
+        PostgresDb {
+            admin_url: admin_url.to_owned(),
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+}
+
+impl Drop for PostgresDb {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([
+                self.admin_url.as_str(),
+                "-qAtc",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
+            .output();
+    }
 }
 
 impl Default for Tessera {
@@ -24,20 +90,68 @@ impl Default for Tessera {
 }
 
 impl Tessera {
+    /// SQLite in a temp dir, or a new PostgreSQL database when the suite runs on PostgreSQL.
     pub fn new() -> Self {
+        match postgres_url() {
+            Some(url) => Self::on_postgres(&url),
+            None => Self::on_sqlite(),
+        }
+    }
+
+    /// Always SQLite (for tests about the embedded default).
+    pub fn on_sqlite() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}/tessera.db?mode=rwc", dir.path().display());
+        Self::with_database(dir, url, None)
+    }
+
+    /// A fresh database on the PostgreSQL server at `admin_url`.
+    pub fn on_postgres(admin_url: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = PostgresDb::create(admin_url);
+        let url = db.url.clone();
+        Self::with_database(dir, url, Some(db))
+    }
+
+    /// Another installation on the same database and keys (a second replica's view).
+    pub fn sharing(&self) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut env = self.env.clone();
+        env.retain(|(k, _)| k != "TESSERA__SERVER__BIND");
+        env.push(("TESSERA__SERVER__BIND".into(), "127.0.0.1:0".into()));
+        Tessera {
+            dir,
+            env,
+            postgres: None,
+        }
+    }
+
+    fn with_database(dir: tempfile::TempDir, url: String, postgres: Option<PostgresDb>) -> Self {
         let env = vec![
             ("TESSERA__SERVER__BIND".into(), "127.0.0.1:0".into()),
-            (
-                "TESSERA__DATABASE__URL".into(),
-                format!("sqlite://{}/tessera.db?mode=rwc", dir.path().display()),
-            ),
+            ("TESSERA__DATABASE__URL".into(), url),
             (
                 "TESSERA__KEYS__DIR".into(),
                 dir.path().join("keys").display().to_string(),
             ),
         ];
-        Tessera { dir, env }
+        Tessera { dir, env, postgres }
+    }
+
+    /// Everything stored, as bytes, for scans that no secret is kept in the clear: the SQLite
+    /// file and its WAL, or a data dump of the PostgreSQL database.
+    pub fn database_bytes(&self) -> Vec<u8> {
+        if let Some(db) = &self.postgres {
+            let out = Command::new("pg_dump")
+                .args(["--data-only", db.url.as_str()])
+                .output()
+                .expect("run pg_dump");
+            assert!(out.status.success(), "pg_dump failed");
+            return out.stdout;
+        }
+        let mut bytes = std::fs::read(self.path().join("tessera.db")).expect("database file");
+        bytes.extend(std::fs::read(self.path().join("tessera.db-wal")).unwrap_or_default());
+        bytes
     }
 
     /// Sets (or replaces) an environment variable for every later command.
