@@ -153,6 +153,13 @@ pub enum ClientsCommand {
         /// Client id.
         client_id: String,
     },
+    /// Revoke every token issued to a client so far (introspection reports them inactive).
+    RevokeTokens {
+        /// Client id.
+        client_id: String,
+        #[command(flatten)]
+        output: Output,
+    },
     /// Manage a client's secrets.
     #[command(subcommand)]
     Secrets(SecretsCommand),
@@ -391,6 +398,20 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Clients(ClientsCommand::Delete { client_id }) => {
             store::clients::delete(&db, &client_id, &Actor::cli()).await?;
+        }
+        Command::Clients(ClientsCommand::RevokeTokens { client_id, output }) => {
+            let cutoff = store::revocations::revoke_client_tokens(
+                &db,
+                &client_id,
+                settings.token_max_ttl,
+                &Actor::cli(),
+            )
+            .await?;
+            if output.json {
+                print_json(&serde_json::json!({"client_id": client_id, "revoked_before": cutoff}));
+            } else {
+                println!("revoked every token of {client_id} issued at or before {cutoff}");
+            }
         }
         Command::Clients(ClientsCommand::Secrets(SecretsCommand::List { client_id, output })) => {
             let secrets = store::secrets::list(&db, &client_id).await?;

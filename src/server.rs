@@ -31,9 +31,16 @@ pub enum ServeError {
     Http(#[from] std::io::Error),
 }
 
-/// How often every process re-reads the key set and API catalog (keys rotated by the CLI or
-/// another replica; retirement by time) and checks whether a scheduled rotation is due.
+/// How often every process re-reads the key set and API catalog (retirement is by time) and
+/// checks whether a scheduled rotation is due.
 const REFRESH_EVERY: Duration = Duration::from_secs(1);
+
+/// How often every process reads the change log when no notification arrives (SQLite, or a
+/// PostgreSQL listener that lost its connection): the bound on cross-process propagation.
+const POLL_EVERY: Duration = Duration::from_millis(250);
+
+/// How often expired change-log entries and revocations are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 /// Migrates, prepares keys, binds and serves until stopped.
 pub async fn serve(settings: Settings) -> Result<(), ServeError> {
@@ -64,6 +71,7 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
         keys: ArcSwap::from_pointee(ring),
         metadata: ArcSwap::from_pointee(metadata),
         usage: Default::default(),
+        revocations: ArcSwap::from_pointee(store::revocations::load(&db).await?),
         issuer,
         kek,
         db,
@@ -118,6 +126,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(oauth::token))
             .default_service(web::to(oauth::method_not_allowed)),
     )
+    .service(
+        web::resource("/oauth2/introspect")
+            .route(web::post().to(oauth::introspect::introspect))
+            .default_service(web::to(oauth::method_not_allowed)),
+    )
+    .service(
+        web::resource("/oauth2/revoke")
+            .route(web::post().to(oauth::revoke::revoke))
+            .default_service(web::to(oauth::method_not_allowed)),
+    )
     .route("/.well-known/jwks.json", web::get().to(discovery::jwks))
     .route(
         "/.well-known/oauth-authorization-server",
@@ -147,36 +165,115 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
+/// Applies the change log: at least every [`POLL_EVERY`], at once when PostgreSQL notifies.
+/// Keys and the API catalog are also re-read every [`REFRESH_EVERY`] (retirement is by time).
 async fn refresh_loop(state: web::Data<AppState>, mut cursor: store::changes::Cursor) {
-    let mut tick = tokio::time::interval(REFRESH_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    for round in 0u64.. {
-        tick.tick().await;
+    let wake = Arc::new(tokio::sync::Notify::new());
+    if state.db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        let pool = state.db.get_postgres_connection_pool().clone();
+        actix_web::rt::spawn(listen_for_changes(pool, wake.clone()));
+    }
+    let mut poll = tokio::time::interval(POLL_EVERY);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_read = std::time::Instant::now();
+    let mut last_refresh = std::time::Instant::now();
+    let mut last_prune = std::time::Instant::now();
+    loop {
+        tokio::select! {
+            _ = poll.tick() => {}
+            _ = wake.notified() => {}
+        }
+        // Entries older than the log's retention may be gone: a process that could not read
+        // it for that long drops its caches rather than trust them.
+        if last_read.elapsed() > store::changes::RETENTION.to_std().unwrap_or_default() / 2 {
+            tracing::warn!("the change log was unreadable for long; dropping cached clients");
+            state.clients.invalidate_all();
+            reload_revocations(&state).await;
+            last_read = std::time::Instant::now();
+        }
         match store::changes::since(&state.db, &cursor).await {
             Ok((subjects, next)) => {
                 for subject in &subjects {
-                    if subject == store::changes::ALL_CLIENTS {
-                        state.clients.invalidate_all();
-                    } else {
-                        state.clients.invalidate(subject).await;
+                    match subject.as_str() {
+                        store::changes::ALL_CLIENTS => state.clients.invalidate_all(),
+                        store::revocations::REVOCATIONS => reload_revocations(&state).await,
+                        store::changes::KEYS => {
+                            if let Err(e) = state.reload_keys().await {
+                                tracing::warn!(error = %e, "reloading keys failed; will retry");
+                            }
+                        }
+                        client_id => state.clients.invalidate(client_id).await,
                     }
                 }
                 cursor = next;
+                last_read = std::time::Instant::now();
             }
             Err(e) => {
                 // Without the log we cannot trust the cache: start again from empty.
                 tracing::warn!(error = %e, "reading the change log failed; dropping cached clients");
                 state.clients.invalidate_all();
+                reload_revocations(&state).await;
             }
         }
-        if let Err(e) = refresh(&state).await {
-            tracing::warn!(error = %e, "refreshing keys and catalog failed; keeping the current ones");
+        if last_refresh.elapsed() >= REFRESH_EVERY {
+            last_refresh = std::time::Instant::now();
+            if let Err(e) = refresh(&state).await {
+                tracing::warn!(error = %e, "refreshing keys and catalog failed; keeping the current ones");
+            }
         }
-        if round % 600 == 599
-            && let Err(e) = store::changes::prune(&state.db).await
-        {
-            tracing::warn!(error = %e, "pruning the change log failed");
+        if last_prune.elapsed() >= PRUNE_EVERY {
+            last_prune = std::time::Instant::now();
+            if let Err(e) = store::changes::prune(&state.db).await {
+                tracing::warn!(error = %e, "pruning the change log failed");
+            }
+            if let Err(e) = store::revocations::prune(&state.db).await {
+                tracing::warn!(error = %e, "pruning expired revocations failed");
+            }
         }
+    }
+}
+
+/// Wakes the refresh loop on every PostgreSQL notification of a change. The poll stays the
+/// source of truth (it reads from its cursor), so a lost connection costs only latency: on
+/// reconnecting, the loop is woken to read whatever it missed.
+async fn listen_for_changes(pool: sea_orm::sqlx::PgPool, wake: Arc<tokio::sync::Notify>) {
+    use sea_orm::sqlx::postgres::PgListener;
+    loop {
+        let mut listener = match PgListener::connect_with(&pool).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for changes; polling only, will retry");
+                tokio::time::sleep(REFRESH_EVERY).await;
+                continue;
+            }
+        };
+        if let Err(e) = listener.listen(store::changes::CHANNEL).await {
+            tracing::warn!(error = %e, "LISTEN failed; polling only, will retry");
+            tokio::time::sleep(REFRESH_EVERY).await;
+            continue;
+        }
+        wake.notify_one();
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(_)) => wake.notify_one(),
+                // The connection dropped; the next try_recv reconnects and re-listens.
+                Ok(None) => {
+                    tracing::warn!("lost the LISTEN connection; reconnecting");
+                    wake.notify_one();
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "listening for changes failed; reconnecting");
+                    break;
+                }
+            }
+        }
+        tokio::time::sleep(REFRESH_EVERY).await;
+    }
+}
+
+async fn reload_revocations(state: &AppState) {
+    if let Err(e) = state.reload_revocations().await {
+        tracing::warn!(error = %e, "reloading revocations failed; will retry");
     }
 }
 

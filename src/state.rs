@@ -10,6 +10,7 @@ use crate::keys::{KeyEncryptionKey, SigningKeyRing};
 use crate::oauth::discovery::Metadata;
 use crate::secret::{Argon2Pool, CredentialKey, SingleFlight, VerifiableHash};
 use crate::store::ClientDirectory;
+use crate::store::revocations::RevocationList;
 use crate::store::usage::UsageRecorder;
 
 /// Shared server state.
@@ -38,12 +39,21 @@ pub struct AppState {
     pub metadata: ArcSwap<Metadata>,
     /// `last_used_at` and usage counters waiting to be written.
     pub usage: UsageRecorder,
+    /// Revoked tokens still unexpired; swapped whole when any replica revokes.
+    pub revocations: ArcSwap<RevocationList>,
 }
 
 impl AppState {
     /// The audience of the built-in admin API.
     pub fn admin_audience(&self) -> String {
         format!("{}/admin", self.issuer)
+    }
+
+    /// Re-reads every revocation in force.
+    pub async fn reload_revocations(&self) -> Result<(), crate::store::StoreError> {
+        let list = crate::store::revocations::load(&self.db).await?;
+        self.revocations.store(Arc::new(list));
+        Ok(())
     }
 
     /// Re-reads the stored keys and swaps the ring if the published set changed.

@@ -7,6 +7,7 @@ pub mod client;
 pub mod client_role;
 pub mod client_scope;
 pub mod client_secret;
+pub mod revocation;
 pub mod role;
 pub mod role_scope;
 pub mod signing_key;

@@ -6,6 +6,7 @@ mod m20261123_000001_init;
 mod m20261123_000002_audit;
 mod m20261123_000003_change_log;
 mod m20261123_000004_client_order;
+mod m20261123_000005_revocations;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_audit::Migration),
             Box::new(m20261123_000003_change_log::Migration),
             Box::new(m20261123_000004_client_order::Migration),
+            Box::new(m20261123_000005_revocations::Migration),
         ]
     }
 }

@@ -6,6 +6,7 @@ mod keys;
 mod openapi;
 mod problem;
 mod roles;
+mod tokens;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 pub use problem::{AdminError, FieldError, Problem};
 
-use crate::oauth::verify::verify_access_token;
+use crate::oauth::verify::{TokenCheckError, check_active};
 use crate::state::AppState;
 use crate::store::audit::Actor;
 
@@ -64,6 +65,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 resource("/clients/{client_id}/reset-secret", "POST")
                     .route(web::post().to(clients::reset_secret)),
             )
+            .service(
+                resource("/clients/{client_id}/revoke-tokens", "POST")
+                    .route(web::post().to(tokens::revoke_client_tokens)),
+            )
+            .service(resource("/tokens/revoke", "POST").route(web::post().to(tokens::revoke_token)))
             .service(
                 resource("/apis", "GET, POST")
                     .route(web::get().to(apis::list))
@@ -151,27 +157,23 @@ async fn authenticate(req: &HttpRequest) -> Result<Admin, AdminError> {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
         _ => return Err(AdminError::NoToken),
     };
-    let ring = state.keys.load();
-    let verified =
-        verify_access_token(&ring, &state.issuer, token, chrono::Utc::now()).map_err(|e| {
-            tracing::info!(reason = e.0, "admin token refused");
-            AdminError::InvalidToken
-        })?;
+    let verified = match check_active(state, token, chrono::Utc::now()).await {
+        Ok(verified) => verified,
+        Err(TokenCheckError::Inactive(reason)) => {
+            tracing::info!(reason, "admin token refused");
+            return Err(AdminError::InvalidToken);
+        }
+        Err(TokenCheckError::Store(e)) => {
+            tracing::error!(error = %e, "loading admin client failed");
+            return Err(AdminError::Internal);
+        }
+    };
     if !verified
         .audiences
         .iter()
         .any(|a| *a == state.admin_audience())
     {
         return Err(AdminError::InvalidToken);
-    }
-    // A token outlives changes to its client: refuse those of disabled or deleted clients.
-    match state.clients.get(&verified.client_id).await {
-        Ok(Some(client)) if client.enabled => {}
-        Ok(_) => return Err(AdminError::InvalidToken),
-        Err(e) => {
-            tracing::error!(error = %e, "loading admin client failed");
-            return Err(AdminError::Internal);
-        }
     }
     let needed = if matches!(*req.method(), Method::GET | Method::HEAD) {
         "admin:read"

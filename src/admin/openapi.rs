@@ -4,7 +4,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{apis, clients, keys, roles};
+use super::{apis, clients, keys, roles, tokens};
 
 struct BearerAuth;
 
@@ -34,7 +34,8 @@ impl Modify for BearerAuth {
         clients::delete, clients::list_secrets, clients::add_secret, clients::delete_secret,
         clients::reset_secret, apis::list, apis::create, apis::get, apis::replace, apis::delete,
         roles::list, roles::create, roles::get, roles::replace, roles::delete,
-        keys::list, keys::rotate, keys::audit_events,
+        keys::list, keys::rotate, keys::audit_events, tokens::revoke_token,
+        tokens::revoke_client_tokens,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -43,6 +44,7 @@ impl Modify for BearerAuth {
         (name = "apis", description = "The API catalog"),
         (name = "roles", description = "Named sets of scopes"),
         (name = "keys", description = "Signing keys"),
+        (name = "tokens", description = "Access-token revocation"),
         (name = "audit", description = "Audit events and usage counters"),
     )
 )]

@@ -24,9 +24,9 @@ use oxide_auth_async::endpoint::{Endpoint, OwnerSolicitor};
 use oxide_auth_async::primitives::{Authorizer, Issuer, Registrar};
 
 use super::TokenError;
+use super::authenticate::{AuthenticatedClient, authenticate_client};
 use super::grant::{Grant, IssuedAccessToken, negotiate, sign_access_token};
 use super::request::{AuthMethod, TokenRequest};
-use crate::secret::VerifyError;
 use crate::state::AppState;
 use crate::store::TokenClient;
 
@@ -150,104 +150,33 @@ impl Registrar for ClientRegistrar<'_> {
         client_id: &str,
         passphrase: Option<&[u8]>,
     ) -> Result<(), RegistrarError> {
-        let refuse = |slot: &SlotRef<'_>| {
-            slot.fail(TokenError::InvalidClient {
+        let Some(secret) = passphrase else {
+            self.slot.fail(TokenError::InvalidClient {
                 challenge: self.challenge,
             });
-            Err(RegistrarError::Unspecified)
-        };
-        let Some(secret) = passphrase else {
-            return refuse(&self.slot);
-        };
-        let client = match self.state.clients.get(client_id).await {
-            Ok(client) => client,
-            Err(e) => {
-                tracing::error!(error = %e, "loading client failed");
-                self.slot.fail(TokenError::ServerError);
-                return Err(RegistrarError::PrimitiveError);
-            }
-        };
-        let now = chrono::Utc::now().timestamp();
-        // Unknown clients and clients without a live secret are checked against a decoy hash,
-        // so the time taken does not reveal which ids exist.
-        let live: Vec<&crate::store::StoredSecret> = match &client {
-            Some(c) => c.live_secrets(now).collect(),
-            None => Vec::new(),
-        };
-        // A pair verified recently is recognised by its HMAC tag, without argon2.
-        let tag = self.state.credential_key.tag(client_id, secret);
-        let ttl = self.state.settings.verified_credential_ttl;
-        let cached = client
-            .as_ref()
-            .filter(|c| c.enabled)
-            .and_then(|_| live.iter().find(|s| s.verified.matches(&tag, ttl)));
-        if let (Some(c), Some(s)) = (&client, cached) {
-            return self.accept(c.clone(), s.secret_id.clone(), client_id);
-        }
-        let hashes: Vec<_> = live.iter().map(|s| s.hash.clone()).collect();
-        let ids: Vec<String> = live.iter().map(|s| s.secret_id.clone()).collect();
-        let pool = &self.state.argon2;
-        let verified = self
-            .state
-            .verifications
-            .run(tag, || async move {
-                let found = pool.verify(hashes, secret).await?;
-                Ok(found.and_then(|i| ids.get(i).cloned()))
-            })
-            .await;
-        let matched = match verified {
-            Ok(Some(secret_id)) => live.iter().find(|s| s.secret_id == secret_id).map(|s| {
-                if !ttl.is_zero() {
-                    s.verified.remember(tag);
-                }
-                secret_id
-            }),
-            Ok(None) => None,
-            Err(VerifyError::Busy) => {
-                self.slot.fail(TokenError::TemporarilyUnavailable);
-                return Err(RegistrarError::PrimitiveError);
-            }
-            Err(VerifyError::Closed) => {
-                self.slot.fail(TokenError::ServerError);
-                return Err(RegistrarError::PrimitiveError);
-            }
-        };
-        match (client, matched) {
-            (Some(c), Some(secret_id)) if c.enabled => self.accept(c, secret_id, client_id),
-            _ => {
-                tracing::info!(client_id, "client authentication failed");
-                self.state
-                    .usage
-                    .authentication_failed(client_id, chrono::Utc::now());
-                refuse(&self.slot)
-            }
-        }
-    }
-}
-
-impl ClientRegistrar<'_> {
-    /// The secret is right: check the source address, then remember the client for the
-    /// later steps of the flow.
-    fn accept(
-        &self,
-        client: Arc<TokenClient>,
-        secret_id: String,
-        client_id: &str,
-    ) -> Result<(), RegistrarError> {
-        if !client.allows_source(self.source) {
-            tracing::info!(client_id, source = ?self.source, "source address not allowed");
-            self.state
-                .usage
-                .source_refused(client_id, chrono::Utc::now());
-            self.slot.fail(TokenError::UnauthorizedClient(
-                "this client may not request tokens from this address".into(),
-            ));
             return Err(RegistrarError::Unspecified);
+        };
+        match authenticate_client(self.state, client_id, secret, self.source, self.challenge).await
+        {
+            Ok(AuthenticatedClient { client, secret_id }) => {
+                let mut slot = self.slot.lock();
+                slot.client = Some(client);
+                slot.secret_id = Some(secret_id);
+                Ok(())
+            }
+            Err(e) => {
+                let refused = matches!(
+                    e,
+                    TokenError::InvalidClient { .. } | TokenError::UnauthorizedClient(_)
+                );
+                self.slot.fail(e);
+                Err(if refused {
+                    RegistrarError::Unspecified
+                } else {
+                    RegistrarError::PrimitiveError
+                })
+            }
         }
-        let mut slot = self.slot.lock();
-        slot.client = Some(client);
-        slot.secret_id = Some(secret_id);
-        Ok(())
     }
 }
 

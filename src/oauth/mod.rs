@@ -1,16 +1,19 @@
-//! OAuth 2.0 endpoints: token, discovery and JWKS.
+//! OAuth 2.0 endpoints: token, introspection, revocation, discovery and JWKS.
 
+mod authenticate;
 pub mod discovery;
 mod error;
 mod flow;
 mod grant;
+pub mod introspect;
 mod request;
+pub mod revoke;
 pub mod verify;
 
 pub use error::{TokenError, no_store};
 pub use flow::issue_token;
 pub use grant::{Grant, IssuedAccessToken, negotiate, sign_access_token};
-pub use request::{AuthMethod, Credentials, TokenRequest};
+pub use request::{AuthMethod, Credentials, TokenReference, TokenRequest};
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};

@@ -1,4 +1,5 @@
-//! Parsing a token request: content type, form body, client authentication.
+//! Parsing OAuth requests: content type, form body, client authentication; the token request,
+//! and the requests about a token (introspection, revocation).
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -47,6 +48,44 @@ pub struct TokenRequest {
     pub source: Option<std::net::IpAddr>,
 }
 
+/// An introspection (RFC 7662) or revocation (RFC 7009) request.
+pub struct TokenReference {
+    /// Who is asking.
+    pub credentials: Credentials,
+    /// The token in question; wiped on drop.
+    pub token: Zeroizing<String>,
+    /// Where the request came from.
+    pub source: Option<std::net::IpAddr>,
+}
+
+impl std::fmt::Debug for TokenReference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenReference")
+            .field("credentials", &self.credentials)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenReference {
+    /// Parses the request from its `Content-Type`, its `Authorization` header values and body.
+    /// `token_type_hint` is accepted and ignored: there is one kind of token (RFC 7009 §2.1).
+    pub fn parse<'h>(
+        content_type: Option<&[u8]>,
+        authorization: impl Iterator<Item = &'h [u8]>,
+        body: &[u8],
+    ) -> Result<Self, TokenError> {
+        let (form, header) = parse_common(content_type, authorization, body)?;
+        let token = form.token.clone();
+        let credentials = credentials(header, form)?;
+        let token = token.ok_or_else(|| TokenError::invalid_request("token is required"))?;
+        Ok(TokenReference {
+            credentials,
+            token,
+            source: None,
+        })
+    }
+}
+
 #[derive(Default)]
 struct Form {
     grant_type: Option<String>,
@@ -54,27 +93,77 @@ struct Form {
     client_id: Option<String>,
     client_secret: Option<Zeroizing<String>>,
     resources: Vec<String>,
+    token: Option<Zeroizing<String>>,
+}
+
+/// The content type, the form and at most one `Authorization` header.
+fn parse_common<'h>(
+    content_type: Option<&[u8]>,
+    mut authorization: impl Iterator<Item = &'h [u8]>,
+    body: &[u8],
+) -> Result<(Form, Option<&'h [u8]>), TokenError> {
+    if !is_form_content_type(content_type) {
+        return Err(TokenError::invalid_request(
+            "Content-Type must be application/x-www-form-urlencoded",
+        ));
+    }
+    let form = parse_form(body)?;
+    let header = authorization.next();
+    if authorization.next().is_some() {
+        return Err(TokenError::invalid_request(
+            "more than one Authorization header",
+        ));
+    }
+    Ok((form, header))
+}
+
+/// Client credentials from HTTP Basic or the body (`client_secret_post`), not both.
+fn credentials(header: Option<&[u8]>, form: Form) -> Result<Credentials, TokenError> {
+    match header {
+        Some(value) => {
+            let (id, secret) = parse_basic(value)?;
+            if form.client_secret.is_some() {
+                return Err(TokenError::invalid_request(
+                    "use one client authentication method: HTTP Basic or client_secret in the body, not both",
+                ));
+            }
+            // A client_id in the body beside Basic is tolerated (several libraries send it)
+            // as long as it names the same client.
+            if form
+                .client_id
+                .as_ref()
+                .is_some_and(|body_id| *body_id != id)
+            {
+                return Err(TokenError::invalid_request(
+                    "client_id in the body differs from the one in the Authorization header",
+                ));
+            }
+            Ok(Credentials {
+                client_id: id,
+                secret,
+                method: AuthMethod::Basic,
+            })
+        }
+        None => match (form.client_id, form.client_secret) {
+            (Some(client_id), Some(secret)) => Ok(Credentials {
+                client_id,
+                secret,
+                method: AuthMethod::Post,
+            }),
+            // No credentials, or an id without a secret (public clients do not exist here).
+            _ => Err(TokenError::InvalidClient { challenge: true }),
+        },
+    }
 }
 
 impl TokenRequest {
     /// Parses the request from its `Content-Type`, its `Authorization` header values and body.
     pub fn parse<'h>(
         content_type: Option<&[u8]>,
-        mut authorization: impl Iterator<Item = &'h [u8]>,
+        authorization: impl Iterator<Item = &'h [u8]>,
         body: &[u8],
     ) -> Result<Self, TokenError> {
-        if !is_form_content_type(content_type) {
-            return Err(TokenError::invalid_request(
-                "Content-Type must be application/x-www-form-urlencoded",
-            ));
-        }
-        let form = parse_form(body)?;
-        let header = authorization.next();
-        if authorization.next().is_some() {
-            return Err(TokenError::invalid_request(
-                "more than one Authorization header",
-            ));
-        }
+        let (mut form, header) = parse_common(content_type, authorization, body)?;
         match form.grant_type.as_deref() {
             None => return Err(TokenError::invalid_request("grant_type is required")),
             Some("client_credentials") => {}
@@ -94,45 +183,12 @@ impl TokenRequest {
                 )));
             }
         }
-        let credentials = match header {
-            Some(value) => {
-                let (id, secret) = parse_basic(value)?;
-                if form.client_secret.is_some() {
-                    return Err(TokenError::invalid_request(
-                        "use one client authentication method: HTTP Basic or client_secret in the body, not both",
-                    ));
-                }
-                // A client_id in the body beside Basic is tolerated (several libraries send it)
-                // as long as it names the same client.
-                if form
-                    .client_id
-                    .as_ref()
-                    .is_some_and(|body_id| *body_id != id)
-                {
-                    return Err(TokenError::invalid_request(
-                        "client_id in the body differs from the one in the Authorization header",
-                    ));
-                }
-                Credentials {
-                    client_id: id,
-                    secret,
-                    method: AuthMethod::Basic,
-                }
-            }
-            None => match (form.client_id, form.client_secret) {
-                (Some(client_id), Some(secret)) => Credentials {
-                    client_id,
-                    secret,
-                    method: AuthMethod::Post,
-                },
-                // No credentials, or an id without a secret (public clients do not exist here).
-                _ => return Err(TokenError::InvalidClient { challenge: true }),
-            },
-        };
+        let scope = form.scope.take();
+        let resources = std::mem::take(&mut form.resources);
         Ok(TokenRequest {
-            credentials,
-            scope: form.scope,
-            resources: form.resources,
+            credentials: credentials(header, form)?,
+            scope,
+            resources,
             source: None,
         })
     }
@@ -198,6 +254,13 @@ fn parse_form(body: &[u8]) -> Result<Form, TokenError> {
                 form.resources.push(value.to_string());
                 continue;
             }
+            "token" => {
+                if form.token.replace(value).is_some() {
+                    return Err(repeated("token"));
+                }
+                continue;
+            }
+
             _ => continue,
         };
         if slot.replace(value.to_string()).is_some() {

@@ -1,4 +1,4 @@
-//! Verifying access tokens this server issued (admin API; introspection later).
+//! Verifying access tokens this server issued (admin API, introspection, revocation).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -21,6 +21,10 @@ pub struct VerifiedToken {
     pub audiences: Vec<String>,
     /// Expiry (unix seconds).
     pub exp: i64,
+    /// Issue time (unix seconds).
+    pub iat: i64,
+    /// Not-before time (unix seconds), if the token has one.
+    pub nbf: Option<i64>,
     /// Token id.
     pub jti: String,
 }
@@ -54,6 +58,8 @@ struct Claims {
     #[serde(default)]
     scope: String,
     exp: i64,
+    #[serde(default)]
+    iat: i64,
     nbf: Option<i64>,
     #[serde(default)]
     jti: String,
@@ -126,6 +132,43 @@ pub fn verify_access_token(
             Aud::Many(a) => a,
         },
         exp: claims.exp,
+        iat: claims.iat,
+        nbf: claims.nbf,
         jti: claims.jti,
     })
+}
+
+/// Why a well-formed request about a token found it not active.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenCheckError {
+    /// Not a valid, unexpired token of this server, or revoked, or its client is disabled or
+    /// gone; the reason is for logs only.
+    #[error("inactive token: {0}")]
+    Inactive(&'static str),
+    /// The client could not be loaded.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// A token is active when it verifies, has not been revoked, and its client still exists and
+/// is enabled (a token outlives changes to its client).
+pub async fn check_active(
+    state: &crate::state::AppState,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<VerifiedToken, TokenCheckError> {
+    let verified = verify_access_token(&state.keys.load(), &state.issuer, token, now)
+        .map_err(|e| TokenCheckError::Inactive(e.0))?;
+    if state
+        .revocations
+        .load()
+        .is_revoked(&verified.client_id, &verified.jti, verified.iat)
+    {
+        return Err(TokenCheckError::Inactive("revoked"));
+    }
+    match state.clients.get(&verified.client_id).await? {
+        Some(client) if client.enabled => Ok(verified),
+        Some(_) => Err(TokenCheckError::Inactive("client disabled")),
+        None => Err(TokenCheckError::Inactive("client deleted")),
+    }
 }

@@ -1,11 +1,13 @@
 //! Cache invalidation across processes: every change to a client is logged in its own
 //! transaction, and every process polls the log, so the CLI and other replicas reach the
-//! token path's caches within a poll interval.
+//! token path's caches within a poll interval. On PostgreSQL each entry also sends a
+//! `NOTIFY` (delivered at commit), so listeners poll at once instead of at the next tick.
 
 use chrono::{DateTime, Utc};
 use entity::change_log;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, Set,
 };
 
 use super::StoreError;
@@ -13,6 +15,12 @@ use super::apis::now;
 
 /// Subject that stands for every client.
 pub const ALL_CLIENTS: &str = "*";
+
+/// Subject telling every process to reload the signing keys. Client ids never start with `#`.
+pub const KEYS: &str = "#keys";
+
+/// The PostgreSQL channel every process listens on.
+pub const CHANNEL: &str = "tessera_changes";
 
 /// Logs that `subject` (a client id, or [`ALL_CLIENTS`]) changed.
 pub async fn record(db: &impl ConnectionTrait, subject: &str) -> Result<(), StoreError> {
@@ -23,6 +31,9 @@ pub async fn record(db: &impl ConnectionTrait, subject: &str) -> Result<(), Stor
     }
     .insert(db)
     .await?;
+    if db.get_database_backend() == DbBackend::Postgres {
+        db.execute_unprepared(&format!("NOTIFY {CHANNEL}")).await?;
+    }
     Ok(())
 }
 
@@ -96,10 +107,14 @@ pub async fn since(
     Ok((subjects, next))
 }
 
-/// Drops entries older than an hour.
+/// How long entries are kept. A process that has not read the log for longer may have missed
+/// some, so it drops its caches instead of trusting them.
+pub const RETENTION: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
+/// Drops entries older than [`RETENTION`].
 pub async fn prune(db: &impl ConnectionTrait) -> Result<(), StoreError> {
     change_log::Entity::delete_many()
-        .filter(change_log::Column::At.lt(Utc::now() - chrono::TimeDelta::hours(1)))
+        .filter(change_log::Column::At.lt(Utc::now() - RETENTION))
         .exec(db)
         .await?;
     Ok(())

@@ -4,7 +4,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use entity::signing_key;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, Set,
+    TransactionTrait,
+};
 
 use super::StoreError;
 use super::apis::now;
@@ -86,6 +89,7 @@ pub async fn rotate(
         now + prepublication(jwks_max_age)
     };
     let kid = insert(db, algorithm, kek, activates_at).await?;
+    super::changes::record(db, super::changes::KEYS).await?;
     tracing::info!(%kid, alg = %algorithm, %activates_at, "rotated signing key");
     super::audit::record(
         db,
@@ -104,28 +108,39 @@ pub async fn rotate(
 
 /// Starts a scheduled rotation when the signing key is `rotate_after` old, less the
 /// pre-publication wait (so the successor signs on time), unless a `next` key already waits.
+///
+/// Every replica runs this; exactly one rotates. The check and the insert share a transaction
+/// that first takes a lock (PostgreSQL: an advisory lock; SQLite: the write lock, by a no-op
+/// write), so a second replica waits, then sees the `next` key and does nothing.
 pub async fn rotate_if_due(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     algorithm: SigningAlgorithm,
     kek: &KeyEncryptionKey,
     rotate_after: Duration,
     jwks_max_age: Duration,
     max_ttl: Duration,
 ) -> Result<Option<KeyStatus>, StoreError> {
-    let now = now();
-    let statuses = statuses(db, now, max_ttl).await?;
-    if statuses.iter().any(|k| k.state == KeyState::Next) {
+    // Cheap check first, without a lock: nearly always nothing is due.
+    if !rotation_due(db, rotate_after, jwks_max_age, max_ttl).await? {
         return Ok(None);
     }
-    let Some(signing) = statuses.iter().find(|k| k.state == KeyState::Signing) else {
-        return Ok(None);
-    };
-    let rotate_after = chrono::Duration::from_std(rotate_after).unwrap_or(chrono::Duration::MAX);
-    if signing.activates_at + rotate_after - prepublication(jwks_max_age) > now {
+    let txn = db.begin().await?;
+    match txn.get_database_backend() {
+        DbBackend::Postgres => {
+            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({ROTATION_LOCK})"))
+                .await?;
+        }
+        _ => {
+            txn.execute_unprepared("UPDATE signing_keys SET kid = kid WHERE 1 = 0")
+                .await?;
+        }
+    }
+    if !rotation_due(&txn, rotate_after, jwks_max_age, max_ttl).await? {
+        txn.commit().await?;
         return Ok(None);
     }
-    rotate(
-        db,
+    let status = rotate(
+        &txn,
         algorithm,
         kek,
         jwks_max_age,
@@ -133,6 +148,28 @@ pub async fn rotate_if_due(
         false,
         &super::audit::Actor::cli(),
     )
-    .await
-    .map(Some)
+    .await?;
+    txn.commit().await?;
+    Ok(Some(status))
+}
+
+/// Advisory-lock key for scheduled rotation ("tessera" in ASCII, as an i64).
+const ROTATION_LOCK: i64 = 0x0074_6573_7365_7261;
+
+async fn rotation_due(
+    db: &impl ConnectionTrait,
+    rotate_after: Duration,
+    jwks_max_age: Duration,
+    max_ttl: Duration,
+) -> Result<bool, StoreError> {
+    let now = now();
+    let statuses = statuses(db, now, max_ttl).await?;
+    if statuses.iter().any(|k| k.state == KeyState::Next) {
+        return Ok(false);
+    }
+    let Some(signing) = statuses.iter().find(|k| k.state == KeyState::Signing) else {
+        return Ok(false);
+    };
+    let rotate_after = chrono::Duration::from_std(rotate_after).unwrap_or(chrono::Duration::MAX);
+    Ok(signing.activates_at + rotate_after - prepublication(jwks_max_age) <= now)
 }

@@ -6,6 +6,7 @@ pub mod changes;
 pub mod clients;
 pub mod directory;
 pub mod keys;
+pub mod revocations;
 pub mod roles;
 pub mod secrets;
 pub mod usage;

@@ -76,8 +76,8 @@ curl -sf --max-time 10 "$URL/admin/v1/openapi.json" -o openapi.json
 echo "== openapi-spec-validator"
 "$VENV/bin/openapi-spec-validator" --validation-errors all openapi.json || status=1
 
-# 4. Fuzz it. Deleting, disabling or rescoping the admin client would turn every later
-# request into a 401, so those calls are redirected to the decoy client.
+# 4. Fuzz it. Deleting, disabling or rescoping the admin client, or revoking its tokens,
+# would turn every later request into a 401, so those calls go to the decoy client instead.
 cat >hooks.py <<'EOF'
 import os
 import schemathesis
@@ -85,8 +85,11 @@ import schemathesis
 @schemathesis.hook
 def before_call(context, case, kwargs):
     params = case.path_parameters or {}
-    if (case.operation.path == "/admin/v1/clients/{client_id}" and case.method in ("PUT", "PATCH", "DELETE")
-            and params.get("client_id") == os.environ["ADMIN_ID"]):
+    destructive = (
+        (case.operation.path == "/admin/v1/clients/{client_id}" and case.method in ("PUT", "PATCH", "DELETE"))
+        or case.operation.path == "/admin/v1/clients/{client_id}/revoke-tokens"
+    )
+    if destructive and params.get("client_id") == os.environ["ADMIN_ID"]:
         params["client_id"] = os.environ["DECOY_ID"]
 EOF
 excl=(--exclude-checks "$EXCLUDE"); [[ $EXCLUDE == none ]] && excl=()

@@ -1,0 +1,86 @@
+//! Revoking access tokens as an administrator: one token, or every token of a client.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use super::{Admin, AdminError, Problem, json_body, ok_json};
+use crate::oauth::revoke::{Revocation, RevokeError, revoke_access_token};
+use crate::state::AppState;
+use crate::store;
+
+/// Body of `POST /tokens/revoke`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeTokenInput {
+    /// The access token to revoke.
+    #[schema(value_type = String)]
+    pub token: Zeroizing<String>,
+}
+
+#[utoipa::path(post, path = "/admin/v1/tokens/revoke", operation_id = "revoke_token", tag = "tokens",
+    request_body = RevokeTokenInput,
+    responses((status = 204, description = "Revoked (or already revoked): introspection reports it inactive on every replica"),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Wrong Content-Type", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a valid, unexpired token of this server", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = ["admin:write"])))]
+/// Revoke one access token of any client until it expires.
+pub async fn revoke_token(
+    admin: Admin,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, AdminError> {
+    let input: RevokeTokenInput = json_body(&req, payload, false).await?;
+    match revoke_access_token(&state, &input.token, None, &admin.actor()).await {
+        Ok(Revocation::Revoked | Revocation::AlreadyRevoked) => {
+            Ok(HttpResponse::NoContent().finish())
+        }
+        Ok(Revocation::NotAToken) => Err(AdminError::field(
+            "token",
+            "not a valid, unexpired access token of this server",
+        )),
+        Err(RevokeError::Store(e)) => Err(e.into()),
+        Err(RevokeError::NotIssuedToCaller) => Err(AdminError::Internal),
+    }
+}
+
+/// Answer of `POST /clients/{client_id}/revoke-tokens`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ClientTokensRevoked {
+    /// The client.
+    pub client_id: String,
+    /// Every token issued to it at or before this time is revoked.
+    pub revoked_before: DateTime<Utc>,
+}
+
+#[utoipa::path(post, path = "/admin/v1/clients/{client_id}/revoke-tokens", operation_id = "revoke_client_tokens", tag = "tokens",
+    params(("client_id" = String, Path, description = "Client id")),
+    responses((status = 200, body = ClientTokensRevoked), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = ["admin:write"])))]
+/// Revoke every token issued to a client so far; its secrets keep working for new tokens.
+pub async fn revoke_client_tokens(
+    admin: Admin,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let revoked_before = store::revocations::revoke_client_tokens(
+        &state.db,
+        &path,
+        state.settings.token_max_ttl,
+        &admin.actor(),
+    )
+    .await?;
+    if let Err(e) = state.reload_revocations().await {
+        tracing::warn!(error = %e, "reloading revocations failed; the change log will retry");
+    }
+    Ok(ok_json(&ClientTokensRevoked {
+        client_id: path.into_inner(),
+        revoked_before,
+    }))
+}

@@ -1,0 +1,103 @@
+//! Client authentication by secret, shared by the token, introspection and revocation
+//! endpoints: cached verifications first, argon2id off the reactor otherwise.
+
+use std::sync::Arc;
+
+use super::TokenError;
+use crate::secret::VerifyError;
+use crate::state::AppState;
+use crate::store::{StoredSecret, TokenClient};
+
+/// A client whose secret matched and whose source address is allowed.
+pub struct AuthenticatedClient {
+    /// The client, as the token path knows it.
+    pub client: Arc<TokenClient>,
+    /// The secret that matched.
+    pub secret_id: String,
+}
+
+/// Checks `secret` for `client_id` from `source`. Unknown, disabled and wrong all give the
+/// same `invalid_client`; `challenge` says whether Basic was used (RFC 6749 §5.2).
+pub async fn authenticate_client(
+    state: &AppState,
+    client_id: &str,
+    secret: &[u8],
+    source: Option<std::net::IpAddr>,
+    challenge: bool,
+) -> Result<AuthenticatedClient, TokenError> {
+    let client = state.clients.get(client_id).await.map_err(|e| {
+        tracing::error!(error = %e, "loading client failed");
+        TokenError::ServerError
+    })?;
+    let now = chrono::Utc::now().timestamp();
+    let live: Vec<&StoredSecret> = match &client {
+        Some(c) => c.live_secrets(now).collect(),
+        None => Vec::new(),
+    };
+    // A pair verified recently is recognised by its HMAC tag, without argon2.
+    let tag = state.credential_key.tag(client_id, secret);
+    let ttl = state.settings.verified_credential_ttl;
+    let cached = client
+        .as_ref()
+        .filter(|c| c.enabled)
+        .and_then(|_| live.iter().find(|s| s.verified.matches(&tag, ttl)));
+    if let (Some(c), Some(s)) = (&client, cached) {
+        return accept(state, c.clone(), s.secret_id.clone(), source);
+    }
+    // Unknown clients and clients without a live secret are checked against a decoy hash,
+    // so the time taken does not reveal which ids exist.
+    let hashes: Vec<_> = if live.is_empty() {
+        vec![state.decoy_hash.clone()]
+    } else {
+        live.iter().map(|s| s.hash.clone()).collect()
+    };
+    let ids: Vec<String> = live.iter().map(|s| s.secret_id.clone()).collect();
+    let pool = &state.argon2;
+    let verified = state
+        .verifications
+        .run(tag, || async move {
+            let found = pool.verify(hashes, secret).await?;
+            Ok(found.and_then(|i| ids.get(i).cloned()))
+        })
+        .await;
+    let matched = match verified {
+        Ok(Some(secret_id)) => live.iter().find(|s| s.secret_id == secret_id).map(|s| {
+            if !ttl.is_zero() {
+                s.verified.remember(tag);
+            }
+            secret_id
+        }),
+        Ok(None) => None,
+        Err(VerifyError::Busy) => return Err(TokenError::TemporarilyUnavailable),
+        Err(VerifyError::Closed) => return Err(TokenError::ServerError),
+    };
+    match (client, matched) {
+        (Some(c), Some(secret_id)) if c.enabled => accept(state, c, secret_id, source),
+        _ => {
+            tracing::info!(client_id, "client authentication failed");
+            state
+                .usage
+                .authentication_failed(client_id, chrono::Utc::now());
+            Err(TokenError::InvalidClient { challenge })
+        }
+    }
+}
+
+/// The secret is right: the source address decides.
+fn accept(
+    state: &AppState,
+    client: Arc<TokenClient>,
+    secret_id: String,
+    source: Option<std::net::IpAddr>,
+) -> Result<AuthenticatedClient, TokenError> {
+    if !client.allows_source(source) {
+        tracing::info!(client_id = %client.client_id, ?source, "source address not allowed");
+        state
+            .usage
+            .source_refused(&client.client_id, chrono::Utc::now());
+        return Err(TokenError::UnauthorizedClient(
+            "this client may not request tokens from this address".into(),
+        ));
+    }
+    Ok(AuthenticatedClient { client, secret_id })
+}
