@@ -77,24 +77,31 @@ impl KeyEncryptionKey {
             "alg": "dir",
             "k": URL_SAFE_NO_PAD.encode(kek.bytes),
         });
-        // create_new: two processes starting at once must not both write a key.
-        let mut file = match fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-        {
-            Ok(f) => f,
+        // Written whole to a private temp file, then linked into place: two processes
+        // starting at once never both install a key, and neither reads a half-written one.
+        let tmp = dir.join(format!(".{FILE_NAME}.{}.tmp", kek.id));
+        let written = (|| {
+            let mut file = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)?;
+            file.write_all(jwk.to_string().as_bytes())?;
+            file.sync_all()?;
+            fs::hard_link(&tmp, path)
+        })();
+        let _ = fs::remove_file(&tmp);
+        match written {
+            Ok(()) => {
+                tracing::info!(path = %path.display(), kek_id = %kek.id, "created key-encryption key");
+                Ok(kek)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 let bytes = fs::read(path).map_err(io)?;
-                return Self::parse(path, &bytes);
+                Self::parse(path, &bytes)
             }
-            Err(e) => return Err(io(e)),
-        };
-        file.write_all(jwk.to_string().as_bytes()).map_err(io)?;
-        file.sync_all().map_err(io)?;
-        tracing::info!(path = %path.display(), kek_id = %kek.id, "created key-encryption key");
-        Ok(kek)
+            Err(e) => Err(io(e)),
+        }
     }
 
     /// Encrypts `plaintext` as a compact JWE whose header names this key.

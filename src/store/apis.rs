@@ -113,8 +113,7 @@ pub async fn create(
     new: NewApi,
     actor: &crate::store::audit::Actor,
 ) -> Result<Api, StoreError> {
-    use sea_orm::TransactionTrait;
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     let api = insert(&txn, new).await?;
     crate::store::audit::record(
         &txn,
@@ -194,15 +193,22 @@ pub async fn ensure_admin(
             }
         }
         None => {
-            api::ActiveModel {
+            // Replicas starting together on a new database race here; one insert wins.
+            let row = api::ActiveModel {
                 name: Set(ADMIN_API.to_owned()),
                 audience: Set(audience),
                 permissions: Set("read,write".to_owned()),
                 builtin: Set(true),
                 created_at: Set(now()),
-            }
-            .insert(db)
-            .await?;
+            };
+            api::Entity::insert(row)
+                .on_conflict(
+                    sea_orm::sea_query::OnConflict::column(api::Column::Name)
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .exec_without_returning(db)
+                .await?;
         }
     }
     Ok(())
@@ -251,7 +257,6 @@ pub async fn replace(
     permissions: Vec<String>,
     actor: &crate::store::audit::Actor,
 ) -> Result<Api, StoreError> {
-    use sea_orm::TransactionTrait;
     let existing = api::Entity::find_by_id(name)
         .one(db)
         .await?
@@ -289,7 +294,7 @@ pub async fn replace(
             message: format!("API {:?} has audience {:?}", other.name, new.audience),
         });
     }
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     let mut active: api::ActiveModel = existing.into();
     active.audience = Set(new.audience.clone());
     active.permissions = Set(new.permissions.join(","));
@@ -315,7 +320,6 @@ pub async fn delete(
     force: bool,
     actor: &crate::store::audit::Actor,
 ) -> Result<Vec<String>, StoreError> {
-    use sea_orm::TransactionTrait;
     let existing = api::Entity::find_by_id(name)
         .one(db)
         .await?
@@ -335,7 +339,7 @@ pub async fn delete(
             ),
         });
     }
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     let affected: Vec<String> = entity::client_scope::Entity::find()
         .filter(entity::client_scope::Column::ApiName.eq(name))
         .all(&txn)

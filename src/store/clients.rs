@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use entity::{api, client, client_role, client_scope, client_secret};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde::Serialize;
 
@@ -270,7 +270,7 @@ pub async fn create(
     let client_id = random_id(16);
     let now = now();
 
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     if let Some(owner) = &new.owner
         && client::Entity::find_by_id(owner).one(&txn).await?.is_none()
     {
@@ -389,7 +389,7 @@ pub async fn replace(
 ) -> Result<(Client, Vec<String>), StoreError> {
     let before = get(db, client_id).await?;
     let f = check_fields(db, fields, max_ttl).await?;
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     let model = client::Entity::find_by_id(client_id)
         .one(&txn)
         .await?
@@ -539,7 +539,7 @@ pub async fn delete(
     client_id: &str,
     actor: &crate::store::audit::Actor,
 ) -> Result<Vec<String>, StoreError> {
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     let gone = client::Entity::delete_by_id(client_id).exec(&txn).await?;
     if gone.rows_affected == 0 {
         return Err(StoreError::NotFound(format!("client {client_id}")));

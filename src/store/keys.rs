@@ -4,10 +4,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use entity::signing_key;
-use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, Set,
-    TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, Set};
 
 use super::StoreError;
 use super::apis::now;
@@ -55,20 +52,39 @@ async fn insert(
     Ok(key.kid)
 }
 
-/// Makes a first signing key if no key signs now (a new database).
+/// Makes a first signing key if no key signs now (a new database). Replicas starting
+/// together on a new database make one key between them (see [`lock_key_set`]).
 pub async fn ensure_signing_key(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     algorithm: SigningAlgorithm,
     kek: &KeyEncryptionKey,
     max_ttl: Duration,
 ) -> Result<(), StoreError> {
+    let signing = |statuses: &[KeyStatus]| statuses.iter().any(|k| k.state == KeyState::Signing);
+    if signing(&statuses(db, now(), max_ttl).await?) {
+        return Ok(());
+    }
+    let txn = lock_key_set(db).await?;
     let now = now();
-    let statuses = statuses(db, now, max_ttl).await?;
-    if !statuses.iter().any(|k| k.state == KeyState::Signing) {
-        let kid = insert(db, algorithm, kek, now).await?;
+    if !signing(&statuses(&txn, now, max_ttl).await?) {
+        let kid = insert(&txn, algorithm, kek, now).await?;
+        super::changes::record(&txn, super::changes::KEYS).await?;
         tracing::info!(%kid, alg = %algorithm, "generated first signing key");
     }
+    txn.commit().await?;
     Ok(())
+}
+
+/// A write transaction holding the key-set lock until it ends: PostgreSQL's advisory lock,
+/// or SQLite's write lock (taken at `BEGIN IMMEDIATE`). Replicas that decide to add a key
+/// re-check under it, so only one adds.
+async fn lock_key_set(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, StoreError> {
+    let txn = super::begin_write(db).await?;
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({KEY_SET_LOCK})"))
+            .await?;
+    }
+    Ok(txn)
 }
 
 /// Adds a `next` key, published at once and signing after one JWKS cache lifetime (or at
@@ -109,9 +125,8 @@ pub async fn rotate(
 /// Starts a scheduled rotation when the signing key is `rotate_after` old, less the
 /// pre-publication wait (so the successor signs on time), unless a `next` key already waits.
 ///
-/// Every replica runs this; exactly one rotates. The check and the insert share a transaction
-/// that first takes a lock (PostgreSQL: an advisory lock; SQLite: the write lock, by a no-op
-/// write), so a second replica waits, then sees the `next` key and does nothing.
+/// Every replica runs this; exactly one rotates: the check is repeated under the key-set
+/// lock, so a second replica waits, then sees the `next` key and does nothing.
 pub async fn rotate_if_due(
     db: &DatabaseConnection,
     algorithm: SigningAlgorithm,
@@ -124,17 +139,7 @@ pub async fn rotate_if_due(
     if !rotation_due(db, rotate_after, jwks_max_age, max_ttl).await? {
         return Ok(None);
     }
-    let txn = db.begin().await?;
-    match txn.get_database_backend() {
-        DbBackend::Postgres => {
-            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({ROTATION_LOCK})"))
-                .await?;
-        }
-        _ => {
-            txn.execute_unprepared("UPDATE signing_keys SET kid = kid WHERE 1 = 0")
-                .await?;
-        }
-    }
+    let txn = lock_key_set(db).await?;
     if !rotation_due(&txn, rotate_after, jwks_max_age, max_ttl).await? {
         txn.commit().await?;
         return Ok(None);
@@ -153,8 +158,8 @@ pub async fn rotate_if_due(
     Ok(Some(status))
 }
 
-/// Advisory-lock key for scheduled rotation ("tessera" in ASCII, as an i64).
-const ROTATION_LOCK: i64 = 0x0074_6573_7365_7261;
+/// Advisory-lock key for changes to the key set ("tessera" in ASCII, as an i64).
+const KEY_SET_LOCK: i64 = 0x0074_6573_7365_7261;
 
 async fn rotation_due(
     db: &impl ConnectionTrait,

@@ -16,7 +16,10 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DbErr, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
+};
 
 pub use apis::{Api, NewApi};
 pub use clients::{Client, ClientFields, NewClient};
@@ -112,6 +115,17 @@ fn create_sqlite_parent(url: &str) -> Result<(), StoreError> {
         })?;
     }
     Ok(())
+}
+
+/// Starts a transaction that will write. On SQLite it takes the write lock at `BEGIN`
+/// (`IMMEDIATE`), so it waits its turn under the busy timeout instead of failing with
+/// "database is locked" when it upgrades from reading after another writer committed.
+pub(crate) async fn begin_write<C: TransactionTrait>(db: &C) -> Result<C::Transaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
 }
 
 /// Applies pending migrations.

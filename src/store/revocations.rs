@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use entity::{client, revocation};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    Set, TransactionTrait,
+    Set,
 };
 
 use super::StoreError;
@@ -76,7 +76,7 @@ pub async fn revoke_token(
 ) -> Result<(), StoreError> {
     let now = now();
     let expires_at = DateTime::from_timestamp(exp, 0).unwrap_or(now).max(now);
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     let row = revocation::ActiveModel {
         client_id: Set(client_id.to_owned()),
         jti: Set(Some(jti.to_owned())),
@@ -112,7 +112,7 @@ pub async fn revoke_client_tokens(
     max_ttl: std::time::Duration,
     actor: &Actor,
 ) -> Result<DateTime<Utc>, StoreError> {
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     if client::Entity::find_by_id(client_id)
         .one(&txn)
         .await?

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use entity::{client_role, role, role_scope};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    QueryOrder, Set,
 };
 use serde::Serialize;
 
@@ -168,7 +168,7 @@ pub async fn create(
             message: format!("a role named {name:?} exists"),
         });
     }
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     role::ActiveModel {
         name: Set(name.to_owned()),
         description: Set(description.to_owned()),
@@ -204,7 +204,7 @@ pub async fn replace(
         .one(db)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("role {name}")))?;
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     let mut active: role::ActiveModel = existing.into();
     active.description = Set(description.to_owned());
     active.update(&txn).await?;
@@ -235,7 +235,7 @@ pub async fn delete(
     if role::Entity::find_by_id(name).one(db).await?.is_none() {
         return Err(StoreError::NotFound(format!("role {name}")));
     }
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     let affected = holders(&txn, name).await?;
     let held = client_role::Entity::find()
         .filter(client_role::Column::RoleName.eq(name))

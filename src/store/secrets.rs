@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use entity::{client, client_secret};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    QueryOrder, Set,
 };
 use serde::Serialize;
 
@@ -98,7 +98,7 @@ pub async fn add(
     require_client(db, client_id).await?;
     let secret = ClientSecret::generate();
     let hash = secret.hash().0;
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     let info = insert(&txn, client_id, &secret, hash, expires_at).await?;
     super::changes::record(&txn, client_id).await?;
     audit::record(
@@ -120,7 +120,7 @@ pub async fn delete(
     secret_id: &str,
     actor: &Actor,
 ) -> Result<(), StoreError> {
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     let gone = client_secret::Entity::delete_many()
         .filter(client_secret::Column::ClientId.eq(client_id))
         .filter(client_secret::Column::SecretId.eq(secret_id))
@@ -153,7 +153,7 @@ pub async fn reset(
     require_client(db, client_id).await?;
     let secret = ClientSecret::generate();
     let hash = secret.hash().0;
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     client_secret::Entity::delete_many()
         .filter(client_secret::Column::ClientId.eq(client_id))
         .exec(&txn)

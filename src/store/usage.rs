@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use entity::{client, client_secret};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use super::StoreError;
 use super::audit::record_at;
@@ -138,7 +138,7 @@ async fn write(
     counters: &Counters,
 ) -> Result<(), StoreError> {
     {
-        let txn = db.begin().await?;
+        let txn = super::begin_write(db).await?;
         for (client_id, at) in last_used {
             client::Entity::update_many()
                 .col_expr(client::Column::LastUsedAt, Expr::value(*at))
