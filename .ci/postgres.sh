@@ -17,7 +17,8 @@ pg_bin() {
   return 1
 }
 
-as_postgres() { runuser -u postgres -- "$@"; }
+# From /: PostgreSQL's tools fail if the current directory (e.g. /root/…) is not theirs to read.
+as_postgres() { (cd / && runuser -u postgres -- "$@"); }
 
 case "$cmd" in
 start)

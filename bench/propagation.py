@@ -10,6 +10,7 @@ a revoked token, or a token of a disabled client, turns inactive when B applied 
 import base64
 import http.client
 import json
+import random
 import statistics
 import sys
 import time
@@ -64,6 +65,8 @@ def main():
         deadline = time.monotonic() + 5
         while not active(b, gateway, tok):  # B may still have the worker disabled
             assert time.monotonic() < deadline, "token never active on B"
+        # A random pause, so changes do not fall in step with B's poll ticks.
+        time.sleep(random.random() * 0.25)
         if kind == "revocation":
             body, h = form(token=tok)
             h["Authorization"] = basic(worker)

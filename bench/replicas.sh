@@ -18,16 +18,17 @@ command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk 
 bin="${BIN:-$PWD/target/release/tessera}"
 
 work="$(mktemp -d)"
+pgdir="$(mktemp -d)"  # its own: postgres must own it, and cannot enter $work (mode 0700)
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  [ "$DB" = postgres ] && .ci/postgres.sh stop "$work/pg" >/dev/null 2>&1 || true
-  rm -rf "$work"
+  [ "$DB" = postgres ] && .ci/postgres.sh stop "$pgdir" >/dev/null 2>&1 || true
+  rm -rf "$work" "$pgdir"
 }
 trap cleanup EXIT
 if [ "$DB" = postgres ]; then
-  TESSERA_TEST_PG_PORT="${PG_PORT:-55433}" .ci/postgres.sh start "$work/pg" >"$work/pgurl"
+  TESSERA_TEST_PG_PORT="${PG_PORT:-55433}" .ci/postgres.sh start "$pgdir" >"$work/pgurl"
   export TESSERA__DATABASE__URL="$(cat "$work/pgurl")"
 else
   export TESSERA__DATABASE__URL="sqlite://$work/tessera.db?mode=rwc"
@@ -71,7 +72,7 @@ echo "  A: $(cat "$work/ra")"
 echo "  B: $(cat "$work/rb")"
 python3 - "$work/ra" "$work/rb" <<'PY'
 import re, sys
-total = sum(float(re.search(r"([\d.]+) req/s", open(f).read()).group(1)) for f in sys.argv[1:])
+total = sum(float(re.search(r"rps=([\d.]+)", open(f).read()).group(1)) for f in sys.argv[1:])
 print(f"  sum: {total:.0f} tokens/s")
 PY
 python3 bench/propagation.py "$url_a" "$url_b" "$admin_cred" "$worker_cred" "$gateway_cred" "$N"

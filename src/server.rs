@@ -72,13 +72,20 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
         metadata: ArcSwap::from_pointee(metadata),
         usage: Default::default(),
         revocations: ArcSwap::from_pointee(store::revocations::load(&db).await?),
+        revocations_reload: Default::default(),
         issuer,
         kek,
         db,
         settings,
     });
     let cursor = store::changes::cursor(&state.db).await?;
-    actix_web::rt::spawn(refresh_loop(state.clone(), cursor));
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let change_listener =
+        (state.db.get_database_backend() == sea_orm::DbBackend::Postgres).then(|| {
+            let url = state.settings.database_url.clone();
+            actix_web::rt::spawn(listen_for_changes(url, wake.clone()))
+        });
+    actix_web::rt::spawn(refresh_loop(state.clone(), cursor, wake));
     actix_web::rt::spawn(flush_loop(state.clone()));
 
     let app_state = state.clone();
@@ -97,6 +104,11 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
     let _ = out.flush();
     // Returns once SIGTERM/SIGINT has stopped the listener and in-flight requests finished.
     server.await?;
+    // Its connection must close inside the runtime, not when the runtime is torn down.
+    if let Some(task) = change_listener {
+        task.abort();
+        let _ = task.await;
+    }
     match state.usage.flush(&state.db, true).await {
         Ok(n) => tracing::info!(records = n, "flushed usage on shutdown"),
         Err(e) => tracing::error!(error = %e, "flushing usage on shutdown failed"),
@@ -165,19 +177,20 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-/// Applies the change log: at least every [`POLL_EVERY`], at once when PostgreSQL notifies.
+/// Applies the change log every [`POLL_EVERY`], and at once when PostgreSQL notifies.
 /// Keys and the API catalog are also re-read every [`REFRESH_EVERY`] (retirement is by time).
-async fn refresh_loop(state: web::Data<AppState>, mut cursor: store::changes::Cursor) {
-    let wake = Arc::new(tokio::sync::Notify::new());
-    if state.db.get_database_backend() == sea_orm::DbBackend::Postgres {
-        let pool = state.db.get_postgres_connection_pool().clone();
-        actix_web::rt::spawn(listen_for_changes(pool, wake.clone()));
-    }
+async fn refresh_loop(
+    state: web::Data<AppState>,
+    mut cursor: store::changes::Cursor,
+    wake: Arc<tokio::sync::Notify>,
+) {
     let mut poll = tokio::time::interval(POLL_EVERY);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_read = std::time::Instant::now();
     let mut last_refresh = std::time::Instant::now();
     let mut last_prune = std::time::Instant::now();
+    // Set when a revocation reload failed: retried every tick until one succeeds.
+    let mut revocations_stale = false;
     loop {
         tokio::select! {
             _ = poll.tick() => {}
@@ -188,7 +201,7 @@ async fn refresh_loop(state: web::Data<AppState>, mut cursor: store::changes::Cu
         if last_read.elapsed() > store::changes::RETENTION.to_std().unwrap_or_default() / 2 {
             tracing::warn!("the change log was unreadable for long; dropping cached clients");
             state.clients.invalidate_all();
-            reload_revocations(&state).await;
+            revocations_stale = true;
             last_read = std::time::Instant::now();
         }
         match store::changes::since(&state.db, &cursor).await {
@@ -196,7 +209,7 @@ async fn refresh_loop(state: web::Data<AppState>, mut cursor: store::changes::Cu
                 for subject in &subjects {
                     match subject.as_str() {
                         store::changes::ALL_CLIENTS => state.clients.invalidate_all(),
-                        store::revocations::REVOCATIONS => reload_revocations(&state).await,
+                        store::revocations::REVOCATIONS => revocations_stale = true,
                         store::changes::KEYS => {
                             if let Err(e) = state.reload_keys().await {
                                 tracing::warn!(error = %e, "reloading keys failed; will retry");
@@ -212,7 +225,13 @@ async fn refresh_loop(state: web::Data<AppState>, mut cursor: store::changes::Cu
                 // Without the log we cannot trust the cache: start again from empty.
                 tracing::warn!(error = %e, "reading the change log failed; dropping cached clients");
                 state.clients.invalidate_all();
-                reload_revocations(&state).await;
+                revocations_stale = true;
+            }
+        }
+        if revocations_stale {
+            match state.reload_revocations().await {
+                Ok(()) => revocations_stale = false,
+                Err(e) => tracing::warn!(error = %e, "reloading revocations failed; will retry"),
             }
         }
         if last_refresh.elapsed() >= REFRESH_EVERY {
@@ -233,13 +252,14 @@ async fn refresh_loop(state: web::Data<AppState>, mut cursor: store::changes::Cu
     }
 }
 
-/// Wakes the refresh loop on every PostgreSQL notification of a change. The poll stays the
-/// source of truth (it reads from its cursor), so a lost connection costs only latency: on
-/// reconnecting, the loop is woken to read whatever it missed.
-async fn listen_for_changes(pool: sea_orm::sqlx::PgPool, wake: Arc<tokio::sync::Notify>) {
+/// Wakes the refresh loop on every PostgreSQL notification of a change, over a connection of
+/// its own (not one of the pool's). The poll stays the source of truth (it reads from its
+/// cursor), so a lost connection costs only latency: on reconnecting, the loop is woken to
+/// read whatever it missed.
+async fn listen_for_changes(url: String, wake: Arc<tokio::sync::Notify>) {
     use sea_orm::sqlx::postgres::PgListener;
     loop {
-        let mut listener = match PgListener::connect_with(&pool).await {
+        let mut listener = match PgListener::connect(&url).await {
             Ok(l) => l,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot listen for changes; polling only, will retry");
@@ -267,13 +287,8 @@ async fn listen_for_changes(pool: sea_orm::sqlx::PgPool, wake: Arc<tokio::sync::
                 }
             }
         }
+        drop(listener);
         tokio::time::sleep(REFRESH_EVERY).await;
-    }
-}
-
-async fn reload_revocations(state: &AppState) {
-    if let Err(e) = state.reload_revocations().await {
-        tracing::warn!(error = %e, "reloading revocations failed; will retry");
     }
 }
 

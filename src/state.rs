@@ -41,6 +41,9 @@ pub struct AppState {
     pub usage: UsageRecorder,
     /// Revoked tokens still unexpired; swapped whole when any replica revokes.
     pub revocations: ArcSwap<RevocationList>,
+    /// Held while reloading revocations: a load that began before a revocation committed
+    /// must not replace the list loaded after it.
+    pub revocations_reload: tokio::sync::Mutex<()>,
 }
 
 impl AppState {
@@ -51,6 +54,7 @@ impl AppState {
 
     /// Re-reads every revocation in force.
     pub async fn reload_revocations(&self) -> Result<(), crate::store::StoreError> {
+        let _one_at_a_time = self.revocations_reload.lock().await;
         let list = crate::store::revocations::load(&self.db).await?;
         self.revocations.store(Arc::new(list));
         Ok(())

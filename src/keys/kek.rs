@@ -88,7 +88,9 @@ impl KeyEncryptionKey {
                 .open(&tmp)?;
             file.write_all(jwk.to_string().as_bytes())?;
             file.sync_all()?;
-            fs::hard_link(&tmp, path)
+            fs::hard_link(&tmp, path)?;
+            // The link itself must survive a crash: keys sealed under it go to the database.
+            fs::File::open(dir)?.sync_all()
         })();
         let _ = fs::remove_file(&tmp);
         match written {

@@ -4,7 +4,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::introspect::authenticated_reference;
-use super::verify::verify_access_token;
+use super::verify::{UNKNOWN_KEY, verify_access_token};
 use super::{TokenError, no_store};
 use crate::state::AppState;
 use crate::store::audit::Actor;
@@ -39,10 +39,20 @@ pub async fn revoke_access_token(
     only_of: Option<&str>,
     actor: &Actor,
 ) -> Result<Revocation, RevokeError> {
-    let Ok(verified) =
-        verify_access_token(&state.keys.load(), &state.issuer, token, chrono::Utc::now())
-    else {
-        return Ok(Revocation::NotAToken);
+    let now = chrono::Utc::now();
+    let verified = match verify_access_token(&state.keys.load(), &state.issuer, token, now) {
+        Ok(v) => v,
+        // Perhaps signed by a key another replica added a moment ago: look once more.
+        Err(e) if e.0 == UNKNOWN_KEY => {
+            if let Err(e) = state.reload_keys().await {
+                tracing::warn!(error = %e, "reloading keys failed");
+            }
+            match verify_access_token(&state.keys.load(), &state.issuer, token, now) {
+                Ok(v) => v,
+                Err(_) => return Ok(Revocation::NotAToken),
+            }
+        }
+        Err(_) => return Ok(Revocation::NotAToken),
     };
     if only_of.is_some_and(|caller| caller != verified.client_id) {
         return Err(RevokeError::NotIssuedToCaller);

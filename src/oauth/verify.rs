@@ -70,6 +70,9 @@ struct Claims {
 #[error("invalid token: {0}")]
 pub struct InvalidToken(pub &'static str);
 
+/// The reason given for a `kid` this process does not publish.
+pub const UNKNOWN_KEY: &str = "unknown key";
+
 /// Verifies signature (against a published key), `typ`, `iss`, `exp` and `nbf`.
 pub fn verify_access_token(
     ring: &SigningKeyRing,
@@ -99,7 +102,7 @@ pub fn verify_access_token(
         .kid
         .as_deref()
         .and_then(|kid| ring.key(kid))
-        .ok_or(InvalidToken("unknown key"))?;
+        .ok_or(InvalidToken(UNKNOWN_KEY))?;
     if header.alg != key.algorithm.as_str() {
         return Err(InvalidToken("algorithm mismatch"));
     }
@@ -159,6 +162,10 @@ pub async fn check_active(
 ) -> Result<VerifiedToken, TokenCheckError> {
     let verified = verify_access_token(&state.keys.load(), &state.issuer, token, now)
         .map_err(|e| TokenCheckError::Inactive(e.0))?;
+    // The skew leeway is for other verifiers' clocks; we issued it, so expiry is exact here.
+    if verified.exp <= now.timestamp() {
+        return Err(TokenCheckError::Inactive("expired"));
+    }
     if state
         .revocations
         .load()

@@ -19,6 +19,9 @@ use super::changes;
 /// start with `#`, so it cannot name a client.
 pub const REVOCATIONS: &str = "#revocations";
 
+/// How long a revocation outlives the tokens it covers (verifiers allow 30 s of clock skew).
+const KEEP_AFTER_EXPIRY: chrono::TimeDelta = chrono::TimeDelta::seconds(120);
+
 /// Every revocation still in force, in memory.
 #[derive(Debug, Default)]
 pub struct RevocationList {
@@ -75,7 +78,8 @@ pub async fn revoke_token(
     actor: &Actor,
 ) -> Result<(), StoreError> {
     let now = now();
-    let expires_at = DateTime::from_timestamp(exp, 0).unwrap_or(now).max(now);
+    // Kept past `exp` by more than any verifier's leeway, so no reload forgets it too early.
+    let expires_at = DateTime::from_timestamp(exp, 0).unwrap_or(now).max(now) + KEEP_AFTER_EXPIRY;
     let txn = super::begin_write(db).await?;
     let row = revocation::ActiveModel {
         client_id: Set(client_id.to_owned()),
@@ -124,7 +128,7 @@ pub async fn revoke_client_tokens(
     let cutoff = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
     // Per-client lifetimes are capped by max_ttl; the leeway covers verifiers' clock skew.
     let lifetime = chrono::Duration::from_std(max_ttl).unwrap_or(chrono::Duration::MAX);
-    let expires_at = cutoff + lifetime + chrono::Duration::seconds(60);
+    let expires_at = cutoff + lifetime + KEEP_AFTER_EXPIRY;
     let row = revocation::ActiveModel {
         client_id: Set(client_id.to_owned()),
         jti: Set(None),
