@@ -4,6 +4,7 @@ pub mod admin;
 pub mod cli;
 pub mod config;
 pub mod keys;
+pub mod metrics;
 pub mod oauth;
 pub mod secret;
 pub mod server;

@@ -308,6 +308,11 @@ impl Argon2Pool {
         Argon2Pool { jobs }
     }
 
+    /// Verifications waiting for a worker.
+    pub fn queued(&self) -> usize {
+        self.jobs.len()
+    }
+
     /// Checks `secret` against each hash in turn; the index of the first that matches.
     pub async fn verify(
         &self,

@@ -4,6 +4,7 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_web::dev::Service;
 use actix_web::{App, HttpResponse, HttpServer, middleware, web};
 use arc_swap::ArcSwap;
 
@@ -73,6 +74,7 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
         usage: Default::default(),
         revocations: ArcSwap::from_pointee(store::revocations::load(&db).await?),
         revocations_reload: Default::default(),
+        metrics: Default::default(),
         issuer,
         kek,
         db,
@@ -90,8 +92,20 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
 
     let app_state = state.clone();
     let server = HttpServer::new(move || {
+        let timed = app_state.clone();
         App::new()
             .app_data(app_state.clone())
+            .wrap_fn(move |req, srv| {
+                let endpoint = crate::metrics::endpoint_of(req.path());
+                let started = std::time::Instant::now();
+                let state = timed.clone();
+                let response = srv.call(req);
+                async move {
+                    let response = response.await;
+                    state.metrics.request(endpoint, started.elapsed());
+                    response
+                }
+            })
             .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms").log_target("tessera::http"))
             .configure(routes)
     })
@@ -158,6 +172,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::get().to(discovery::metadata),
     )
     .route("/healthz", web::get().to(healthz))
+    .route("/metrics", web::get().to(crate::metrics::export))
     .route("/readyz", web::get().to(readyz))
     .configure(crate::admin::routes);
 }
@@ -205,7 +220,13 @@ async fn refresh_loop(
             last_read = std::time::Instant::now();
         }
         match store::changes::since(&state.db, &cursor).await {
-            Ok((subjects, next)) => {
+            Ok((subjects, next, times)) => {
+                let now = chrono::Utc::now();
+                for at in times {
+                    state
+                        .metrics
+                        .propagation((now - at).to_std().unwrap_or_default());
+                }
                 for subject in &subjects {
                     match subject.as_str() {
                         store::changes::ALL_CLIENTS => state.clients.invalidate_all(),

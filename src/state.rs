@@ -41,6 +41,8 @@ pub struct AppState {
     pub usage: UsageRecorder,
     /// Revoked tokens still unexpired; swapped whole when any replica revokes.
     pub revocations: ArcSwap<RevocationList>,
+    /// Counters, histograms and gauges for `/metrics`.
+    pub metrics: crate::metrics::Metrics,
     /// Held while reloading revocations: a load that began before a revocation committed
     /// must not replace the list loaded after it.
     pub revocations_reload: tokio::sync::Mutex<()>,

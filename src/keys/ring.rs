@@ -27,6 +27,11 @@ pub struct SigningKey {
 }
 
 impl SigningKey {
+    /// When this key starts (started) signing, in unix milliseconds.
+    pub fn activates_at_ms(&self) -> i64 {
+        self.activates_at_ms
+    }
+
     /// Signs `claims` (JSON) into a compact JWS with header `{"alg","typ":"at+jwt","kid"}`.
     pub fn sign(&self, claims: &[u8]) -> Result<String, KeyError> {
         let mut out = String::with_capacity(self.header_prefix.len() + claims.len() * 4 / 3 + 400);

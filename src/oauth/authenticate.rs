@@ -42,8 +42,10 @@ pub async fn authenticate_client(
         .filter(|c| c.enabled)
         .and_then(|_| live.iter().find(|s| s.verified.matches(&tag, ttl)));
     if let (Some(c), Some(s)) = (&client, cached) {
+        state.metrics.credential_cache(true);
         return accept(state, c.clone(), s.secret_id.clone(), source);
     }
+    state.metrics.credential_cache(false);
     // Unknown clients and clients without a live secret are checked against a decoy hash,
     // so the time taken does not reveal which ids exist.
     let hashes: Vec<_> = if live.is_empty() {
@@ -56,8 +58,10 @@ pub async fn authenticate_client(
     let verified = state
         .verifications
         .run(tag, || async move {
-            let found = pool.verify(hashes, secret).await?;
-            Ok(found.and_then(|i| ids.get(i).cloned()))
+            let started = std::time::Instant::now();
+            let found = pool.verify(hashes, secret).await;
+            state.metrics.argon2(started.elapsed());
+            Ok(found?.and_then(|i| ids.get(i).cloned()))
         })
         .await;
     let matched = match verified {

@@ -39,7 +39,21 @@ pub async fn token(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, TokenError> {
-    let body = read_body(&req, payload, TOKEN_BODY_LIMIT).await?;
+    let result = token_response(&state, &req, payload).await;
+    let outcome = match &result {
+        Ok(_) => "issued",
+        Err(e) => e.code(),
+    };
+    state.metrics.token_request(outcome);
+    result
+}
+
+async fn token_response(
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, TokenError> {
+    let body = read_body(req, payload, TOKEN_BODY_LIMIT).await?;
     let headers = req.headers();
     let mut request = TokenRequest::parse(
         headers.get(header::CONTENT_TYPE).map(|v| v.as_bytes()),
@@ -51,7 +65,7 @@ pub async fn token(
         headers.get_all("x-forwarded-for").map(|v| v.as_bytes()),
         &state.settings.trusted_proxies,
     );
-    let issued = issue_token(&state, request).await?;
+    let issued = issue_token(state, request).await?;
     let mut response = HttpResponse::Ok();
     no_store(&mut response);
     Ok(response.json(TokenResponse {

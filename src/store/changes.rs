@@ -63,11 +63,11 @@ pub async fn cursor(db: &impl ConnectionTrait) -> Result<Cursor, StoreError> {
     })
 }
 
-/// Subjects changed since `cursor`, and the new cursor.
+/// Subjects changed since `cursor`, the new cursor, and when each new entry was written.
 pub async fn since(
     db: &impl ConnectionTrait,
     cursor: &Cursor,
-) -> Result<(Vec<String>, Cursor), StoreError> {
+) -> Result<(Vec<String>, Cursor, Vec<DateTime<Utc>>), StoreError> {
     let rows = change_log::Entity::find()
         .filter(
             sea_orm::Condition::any()
@@ -101,10 +101,11 @@ pub async fn since(
         at: now,
         recent,
     };
+    let times = fresh.iter().map(|r| r.at).collect();
     let mut subjects: Vec<String> = fresh.into_iter().map(|r| r.subject).collect();
     subjects.sort();
     subjects.dedup();
-    Ok((subjects, next))
+    Ok((subjects, next, times))
 }
 
 /// How long entries are kept. A process that has not read the log for longer may have missed
