@@ -51,6 +51,14 @@ pub struct Settings {
     /// `token.verified_credential_ttl_seconds`: how long a secret verified with argon2id is
     /// recognised without it (0 turns the cache off).
     pub verified_credential_ttl: Duration,
+    /// `limits.failed_auth_per_client`: failed authentications a client id may see per window
+    /// before uncached attempts for it get 429 (0: no limit).
+    pub failed_auth_per_client: u32,
+    /// `limits.failed_auth_per_source`: failed authentications a source address may make per
+    /// window before all its requests get 429 (0: no limit).
+    pub failed_auth_per_source: u32,
+    /// `limits.failed_auth_window_seconds`: the window both limits refill over.
+    pub failed_auth_window: Duration,
 }
 
 const DEFAULTS: &[(&str, &str)] = &[
@@ -63,6 +71,9 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("keys.rotate_after", "30d"),
     ("keys.jwks_max_age_seconds", "300"),
     ("token.verified_credential_ttl_seconds", "600"),
+    ("limits.failed_auth_per_client", "10"),
+    ("limits.failed_auth_per_source", "30"),
+    ("limits.failed_auth_window_seconds", "60"),
 ];
 
 impl Settings {
@@ -158,6 +169,14 @@ impl Settings {
                 0,
                 "expected whole seconds (0 turns the cache off)",
             )?,
+            failed_auth_per_client: count(cfg, "limits.failed_auth_per_client")?,
+            failed_auth_per_source: count(cfg, "limits.failed_auth_per_source")?,
+            failed_auth_window: seconds(
+                cfg,
+                "limits.failed_auth_window_seconds",
+                1,
+                "expected whole seconds, at least 1",
+            )?,
         })
     }
 
@@ -205,6 +224,18 @@ fn seconds(
             allowed,
         }),
     }
+}
+
+fn count(cfg: &Config, key: &'static str) -> Result<u32, ConfigError> {
+    let value = string(cfg, key)?;
+    value
+        .trim()
+        .parse::<u32>()
+        .map_err(|_| ConfigError::Invalid {
+            key,
+            value,
+            allowed: "expected a whole number (0: no limit)",
+        })
 }
 
 fn validate_issuer(value: String) -> Result<String, ConfigError> {

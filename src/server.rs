@@ -75,6 +75,11 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
         revocations: ArcSwap::from_pointee(store::revocations::load(&db).await?),
         revocations_reload: Default::default(),
         metrics: Default::default(),
+        failures: crate::oauth::brute_force::FailureLimiter::new(
+            settings.failed_auth_per_client,
+            settings.failed_auth_per_source,
+            settings.failed_auth_window,
+        ),
         issuer,
         kek,
         db,
@@ -257,6 +262,7 @@ async fn refresh_loop(
         }
         if last_refresh.elapsed() >= REFRESH_EVERY {
             last_refresh = std::time::Instant::now();
+            state.failures.prune();
             if let Err(e) = refresh(&state).await {
                 tracing::warn!(error = %e, "refreshing keys and catalog failed; keeping the current ones");
             }

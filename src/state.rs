@@ -41,6 +41,8 @@ pub struct AppState {
     pub usage: UsageRecorder,
     /// Revoked tokens still unexpired; swapped whole when any replica revokes.
     pub revocations: ArcSwap<RevocationList>,
+    /// Failed authentications per client id and source; lockouts.
+    pub failures: crate::oauth::brute_force::FailureLimiter,
     /// Counters, histograms and gauges for `/metrics`.
     pub metrics: crate::metrics::Metrics,
     /// Held while reloading revocations: a load that began before a revocation committed

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::TokenError;
+use super::brute_force::Lockout;
 use crate::secret::VerifyError;
 use crate::state::AppState;
 use crate::store::{StoredSecret, TokenClient};
@@ -25,6 +26,10 @@ pub async fn authenticate_client(
     source: Option<std::net::IpAddr>,
     challenge: bool,
 ) -> Result<AuthenticatedClient, TokenError> {
+    let retry = |wait: std::time::Duration| TokenError::TooManyFailures(wait.as_secs().max(1));
+    if let Some(wait) = state.failures.source_locked(source) {
+        return Err(retry(wait));
+    }
     let client = state.clients.get(client_id).await.map_err(|e| {
         tracing::error!(error = %e, "loading client failed");
         TokenError::ServerError
@@ -46,6 +51,10 @@ pub async fn authenticate_client(
         return accept(state, c.clone(), s.secret_id.clone(), source);
     }
     state.metrics.credential_cache(false);
+    // Before any argon2 work: a client id under attack answers nothing but 429.
+    if let Some(wait) = state.failures.client_locked(client_id) {
+        return Err(retry(wait));
+    }
     // Unknown clients and clients without a live secret are checked against a decoy hash,
     // so the time taken does not reveal which ids exist.
     let hashes: Vec<_> = if live.is_empty() {
@@ -82,9 +91,38 @@ pub async fn authenticate_client(
             state
                 .usage
                 .authentication_failed(client_id, chrono::Utc::now());
+            for lockout in state.failures.failed(client_id, source) {
+                audit_lockout(state, client_id, lockout);
+            }
             Err(TokenError::InvalidClient { challenge })
         }
     }
+}
+
+/// One audit event per lockout, written off the request path.
+fn audit_lockout(state: &AppState, client_id: &str, lockout: Lockout) {
+    let (kind, details) = match &lockout {
+        Lockout::Client(_) => ("client.locked_out", serde_json::json!({})),
+        Lockout::Source(ip) => (
+            "source.locked_out",
+            serde_json::json!({"source": ip.to_string()}),
+        ),
+    };
+    tracing::warn!(
+        client_id,
+        ?lockout,
+        "too many failed authentications: locked out"
+    );
+    let db = state.db.clone();
+    let client_id = client_id.to_owned();
+    actix_web::rt::spawn(async move {
+        let actor = crate::store::audit::Actor(None);
+        if let Err(e) =
+            crate::store::audit::record(&db, kind, &actor, Some(&client_id), details).await
+        {
+            tracing::warn!(error = %e, "recording a lockout failed");
+        }
+    });
 }
 
 /// The secret is right: the source address decides.

@@ -32,6 +32,9 @@ pub enum TokenError {
     /// A `resource` is unknown or carries no granted scope.
     #[error("{0}")]
     InvalidTarget(String),
+    /// Too many failed authentications for this client id or from this address.
+    #[error("too many failed authentications; retry after {0} s")]
+    TooManyFailures(u64),
     /// Secret verification is saturated; retry shortly.
     #[error("the server is busy; retry shortly")]
     TemporarilyUnavailable,
@@ -55,7 +58,9 @@ impl TokenError {
             TokenError::UnsupportedGrantType => "unsupported_grant_type",
             TokenError::InvalidScope(_) => "invalid_scope",
             TokenError::InvalidTarget(_) => "invalid_target",
-            TokenError::TemporarilyUnavailable => "temporarily_unavailable",
+            TokenError::TemporarilyUnavailable | TokenError::TooManyFailures(_) => {
+                "temporarily_unavailable"
+            }
             TokenError::ServerError => "server_error",
         }
     }
@@ -73,6 +78,7 @@ impl ResponseError for TokenError {
             TokenError::InvalidClient { .. } => StatusCode::UNAUTHORIZED,
             TokenError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             TokenError::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            TokenError::TooManyFailures(_) => StatusCode::TOO_MANY_REQUESTS,
             TokenError::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }
@@ -91,6 +97,9 @@ impl ResponseError for TokenError {
             }
             TokenError::TemporarilyUnavailable => {
                 response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+            }
+            TokenError::TooManyFailures(seconds) => {
+                response.insert_header((header::RETRY_AFTER, HeaderValue::from(*seconds)));
             }
             _ => {}
         }

@@ -1,6 +1,7 @@
 //! OAuth 2.0 endpoints: token, introspection, revocation, discovery and JWKS.
 
 mod authenticate;
+pub mod brute_force;
 pub mod discovery;
 mod error;
 mod flow;
