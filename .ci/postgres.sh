@@ -7,7 +7,8 @@
 set -euo pipefail
 cmd="${1:?start|stop}"
 dir="${2:?data directory}"
-port="${TESSERA_TEST_PG_PORT:-55432}"
+# A free port unless one is given (another PostgreSQL may hold 5432 or a previous choice).
+port="${TESSERA_TEST_PG_PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
 
 pg_bin() {
   local d
@@ -36,7 +37,7 @@ start)
   fi
   as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
     -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400" \
-    start >&2
+    start >&2 || { tail -20 "$dir/server.log" >&2; exit 1; }
   as_postgres "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -qAtc \
     "DO \$\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tessera') THEN CREATE ROLE tessera LOGIN CREATEDB; END IF; END \$\$;" postgres
   as_postgres "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -qAtc \

@@ -28,7 +28,7 @@ cleanup() {
 }
 trap cleanup EXIT
 if [ "$DB" = postgres ]; then
-  TESSERA_TEST_PG_PORT="${PG_PORT:-55433}" .ci/postgres.sh start "$pgdir" >"$work/pgurl"
+  .ci/postgres.sh start "$pgdir" >"$work/pgurl"
   export TESSERA__DATABASE__URL="$(cat "$work/pgurl")"
 else
   export TESSERA__DATABASE__URL="sqlite://$work/tessera.db?mode=rwc"
