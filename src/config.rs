@@ -51,6 +51,16 @@ pub struct Settings {
     /// `token.verified_credential_ttl_seconds`: how long a secret verified with argon2id is
     /// recognised without it (0 turns the cache off).
     pub verified_credential_ttl: Duration,
+    /// `server.body_timeout_seconds`: a request body must arrive within this (slowloris).
+    pub body_timeout: Duration,
+    /// `server.request_timeout_seconds`: the request head must arrive within this.
+    pub request_timeout: Duration,
+    /// `server.keep_alive_seconds`: idle keep-alive connections are closed after this.
+    pub keep_alive: Duration,
+    /// `server.max_connections`: open connections per worker thread before accepting pauses.
+    pub max_connections: usize,
+    /// `server.shutdown_timeout_seconds`: how long SIGTERM waits for in-flight requests.
+    pub shutdown_timeout: Duration,
     /// `limits.failed_auth_per_client`: failed authentications a client id may see per window
     /// before uncached attempts for it get 429 (0: no limit).
     pub failed_auth_per_client: u32,
@@ -71,6 +81,11 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("keys.rotate_after", "30d"),
     ("keys.jwks_max_age_seconds", "300"),
     ("token.verified_credential_ttl_seconds", "600"),
+    ("server.body_timeout_seconds", "10"),
+    ("server.request_timeout_seconds", "5"),
+    ("server.keep_alive_seconds", "5"),
+    ("server.max_connections", "25000"),
+    ("server.shutdown_timeout_seconds", "30"),
     ("limits.failed_auth_per_client", "10"),
     ("limits.failed_auth_per_source", "30"),
     ("limits.failed_auth_window_seconds", "60"),
@@ -169,6 +184,25 @@ impl Settings {
                 0,
                 "expected whole seconds (0 turns the cache off)",
             )?,
+            body_timeout: seconds(cfg, "server.body_timeout_seconds", 1, AT_LEAST_1)?,
+            request_timeout: seconds(cfg, "server.request_timeout_seconds", 1, AT_LEAST_1)?,
+            keep_alive: seconds(
+                cfg,
+                "server.keep_alive_seconds",
+                0,
+                "expected whole seconds",
+            )?,
+            max_connections: match count(cfg, "server.max_connections")? {
+                0 => {
+                    return Err(ConfigError::Invalid {
+                        key: "server.max_connections",
+                        value: "0".into(),
+                        allowed: "expected a whole number of at least 1",
+                    });
+                }
+                n => n as usize,
+            },
+            shutdown_timeout: seconds(cfg, "server.shutdown_timeout_seconds", 1, AT_LEAST_1)?,
             failed_auth_per_client: count(cfg, "limits.failed_auth_per_client")?,
             failed_auth_per_source: count(cfg, "limits.failed_auth_per_source")?,
             failed_auth_window: seconds(
@@ -225,6 +259,8 @@ fn seconds(
         }),
     }
 }
+
+const AT_LEAST_1: &str = "expected whole seconds, at least 1";
 
 fn count(cfg: &Config, key: &'static str) -> Result<u32, ConfigError> {
     let value = string(cfg, key)?;

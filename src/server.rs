@@ -114,6 +114,10 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
             .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms").log_target("tessera::http"))
             .configure(routes)
     })
+    .client_request_timeout(state.settings.request_timeout)
+    .keep_alive(state.settings.keep_alive)
+    .max_connections(state.settings.max_connections)
+    .shutdown_timeout(state.settings.shutdown_timeout.as_secs())
     .listen(listener)?
     .run();
     tracing::info!(address = %bound, issuer = %state.issuer, "listening");

@@ -194,7 +194,7 @@ pub(crate) async fn json_body<T: DeserializeOwned>(
     payload: web::Payload,
     merge_patch: bool,
 ) -> Result<T, AdminError> {
-    let body = read_body(payload).await?;
+    let body = read_body(req, payload).await?;
     check_content_type(req, merge_patch)?;
     parse_json(&body)
 }
@@ -204,7 +204,7 @@ pub(crate) async fn json_body_or_default<T: DeserializeOwned + Default>(
     req: &HttpRequest,
     payload: web::Payload,
 ) -> Result<T, AdminError> {
-    let body = read_body(payload).await?;
+    let body = read_body(req, payload).await?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
@@ -212,7 +212,18 @@ pub(crate) async fn json_body_or_default<T: DeserializeOwned + Default>(
     parse_json(&body)
 }
 
-async fn read_body(mut payload: web::Payload) -> Result<web::BytesMut, AdminError> {
+async fn read_body(req: &HttpRequest, payload: web::Payload) -> Result<web::BytesMut, AdminError> {
+    let timeout = req
+        .app_data::<web::Data<AppState>>()
+        .map_or(std::time::Duration::from_secs(10), |s| {
+            s.settings.body_timeout
+        });
+    tokio::time::timeout(timeout, read_body_within_limit(payload))
+        .await
+        .map_err(|_| AdminError::BodyTimeout(timeout.as_secs()))?
+}
+
+async fn read_body_within_limit(mut payload: web::Payload) -> Result<web::BytesMut, AdminError> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|_| AdminError::BadRequest("unreadable body".into()))?;

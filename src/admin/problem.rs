@@ -63,6 +63,9 @@ pub enum AdminError {
     /// Body over the limit.
     #[error("request body exceeds {0} bytes")]
     PayloadTooLarge(usize),
+    /// The body did not arrive within `server.body_timeout_seconds`.
+    #[error("the request body did not arrive within {0} s")]
+    BodyTimeout(u64),
     /// The path exists, the method does not.
     #[error("method not allowed here; allowed: {0}")]
     MethodNotAllowed(&'static str),
@@ -94,6 +97,7 @@ impl AdminError {
             AdminError::BadRequest(_) => "urn:tessera:problem:bad-request",
             AdminError::Conflict(_) => "urn:tessera:problem:conflict",
             AdminError::PayloadTooLarge(_) => "urn:tessera:problem:payload-too-large",
+            AdminError::BodyTimeout(_) => "urn:tessera:problem:request-timeout",
             AdminError::UnsupportedMediaType(_) => "urn:tessera:problem:unsupported-media-type",
             AdminError::MethodNotAllowed(_) => "urn:tessera:problem:method-not-allowed",
             AdminError::Internal => "urn:tessera:problem:internal",
@@ -138,6 +142,7 @@ impl ResponseError for AdminError {
             AdminError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AdminError::Conflict(_) => StatusCode::CONFLICT,
             AdminError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AdminError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             AdminError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AdminError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AdminError::Internal => StatusCode::INTERNAL_SERVER_ERROR,

@@ -11,6 +11,9 @@ pub enum TokenError {
     /// Malformed request: bad body, repeated or missing parameter, wrong content type.
     #[error("{0}")]
     InvalidRequest(String),
+    /// The body did not arrive in time (a slow client, or slowloris).
+    #[error("the request body did not arrive within {0} s")]
+    BodyTimeout(u64),
     /// The body exceeded the limit.
     #[error("request body exceeds {0} bytes")]
     PayloadTooLarge(usize),
@@ -52,7 +55,9 @@ impl TokenError {
     /// The RFC 6749 `error` code.
     pub fn code(&self) -> &'static str {
         match self {
-            TokenError::InvalidRequest(_) | TokenError::PayloadTooLarge(_) => "invalid_request",
+            TokenError::InvalidRequest(_)
+            | TokenError::PayloadTooLarge(_)
+            | TokenError::BodyTimeout(_) => "invalid_request",
             TokenError::InvalidClient { .. } => "invalid_client",
             TokenError::UnauthorizedClient(_) => "unauthorized_client",
             TokenError::UnsupportedGrantType => "unsupported_grant_type",
@@ -77,6 +82,7 @@ impl ResponseError for TokenError {
         match self {
             TokenError::InvalidClient { .. } => StatusCode::UNAUTHORIZED,
             TokenError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            TokenError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             TokenError::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             TokenError::TooManyFailures(_) => StatusCode::TOO_MANY_REQUESTS,
             TokenError::ServerError => StatusCode::INTERNAL_SERVER_ERROR,

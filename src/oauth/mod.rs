@@ -77,8 +77,24 @@ async fn token_response(
     }))
 }
 
-/// Reads at most `limit` bytes of body; more is `413` before the rest is read.
+/// Reads at most `limit` bytes of body within `server.body_timeout_seconds`; more is `413`
+/// before the rest is read, slower is `408`.
 async fn read_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<web::BytesMut, TokenError> {
+    let timeout = req
+        .app_data::<web::Data<AppState>>()
+        .map_or(std::time::Duration::from_secs(10), |s| {
+            s.settings.body_timeout
+        });
+    tokio::time::timeout(timeout, read_body_within_limit(req, payload, limit))
+        .await
+        .map_err(|_| TokenError::BodyTimeout(timeout.as_secs()))?
+}
+
+async fn read_body_within_limit(
     req: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,
