@@ -7,6 +7,7 @@ use std::time::Duration;
 use actix_web::dev::Service;
 use actix_web::{App, HttpResponse, HttpServer, middleware, web};
 use arc_swap::ArcSwap;
+use tracing::Instrument;
 
 use crate::config::Settings;
 use crate::keys::{KeyEncryptionKey, KeyError, SigningKeyRing};
@@ -31,6 +32,10 @@ pub enum ServeError {
     #[error("HTTP server: {0}")]
     Http(#[from] std::io::Error),
 }
+
+/// The response header carrying the request id (also in the access log line).
+static REQUEST_ID: actix_web::http::header::HeaderName =
+    actix_web::http::header::HeaderName::from_static("x-request-id");
 
 /// How often every process re-reads the key set and API catalog (retirement is by time) and
 /// checks whether a scheduled rotation is due.
@@ -104,14 +109,28 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
                 let endpoint = crate::metrics::endpoint_of(req.path());
                 let started = std::time::Instant::now();
                 let state = timed.clone();
-                let response = srv.call(req);
+                // One id a request, in every log line it causes and in X-Request-Id.
+                let request_id = crate::secret::random_id(16);
+                let span = tracing::info_span!("request", id = %request_id);
+                let response = srv.call(req).instrument(span);
                 async move {
-                    let response = response.await;
+                    let mut response = response.await;
                     state.metrics.request(endpoint, started.elapsed());
+                    if let (Ok(r), Ok(value)) = (
+                        response.as_mut(),
+                        actix_web::http::header::HeaderValue::from_str(&request_id),
+                    ) {
+                        r.headers_mut().insert(REQUEST_ID.clone(), value);
+                    }
                     response
                 }
             })
-            .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms").log_target("tessera::http"))
+            .wrap(
+                middleware::Logger::new("%a \"%r\" %s %b %Dms id=%{x-request-id}o")
+                    .log_target("tessera::http"),
+            )
+            // Every response, errors included, is to be taken as the type it says it is.
+            .wrap(middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
             .configure(routes)
     })
     .client_request_timeout(state.settings.request_timeout)

@@ -142,8 +142,16 @@ fn a_bad_configuration_value_is_one_clear_line() {
         ),
         ("TESSERA__DATABASE__URL", "mysql://x", "database.url"),
         ("TESSERA__ISSUER", "ftp://x", "issuer"),
-        ("TESSERA__SERVER__MAX_CONNECTIONS", "0", "server.max_connections"),
-        ("TESSERA__SERVER__BODY_TIMEOUT_SECONDS", "0", "server.body_timeout_seconds"),
+        (
+            "TESSERA__SERVER__MAX_CONNECTIONS",
+            "0",
+            "server.max_connections",
+        ),
+        (
+            "TESSERA__SERVER__BODY_TIMEOUT_SECONDS",
+            "0",
+            "server.body_timeout_seconds",
+        ),
         (
             "TESSERA__LIMITS__FAILED_AUTH_PER_CLIENT",
             "ten",

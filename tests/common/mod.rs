@@ -173,9 +173,16 @@ impl Tessera {
         cmd
     }
 
-    /// Runs the CLI and returns its output, whatever the exit status.
+    /// Runs the CLI and returns its output, whatever the exit status. Its log (stderr) must
+    /// hold no secret, token or hash; stdout may (a new secret is shown once).
     pub fn cli(&self, args: &[&str]) -> Output {
-        self.command().args(args).output().expect("run tessera")
+        let out = self.command().args(args).output().expect("run tessera");
+        let found = leaks(&String::from_utf8_lossy(&out.stderr));
+        assert!(
+            found.is_empty(),
+            "tessera {args:?} logs credentials: {found:?}"
+        );
+        out
     }
 
     /// Runs the CLI with `--json`, asserts success and parses stdout.
@@ -326,7 +333,35 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // Every server of every test: its whole log must hold no secret, token or hash.
+        let found = leaks(&self.log());
+        if !found.is_empty() && !std::thread::panicking() {
+            panic!("the server log leaks credentials: {found:?}");
+        }
     }
+}
+
+/// Secrets (`tsk_` + 20 or more URL-safe characters), JWTs and argon2 hashes found in `text`.
+pub fn leaks(text: &str) -> Vec<String> {
+    let url_safe = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    let mut found = Vec::new();
+    for (i, _) in text.match_indices("tsk_") {
+        let run = text[i + 4..].chars().take_while(|c| url_safe(*c)).count();
+        if run >= 20 {
+            found.push(format!("secret at byte {i}"));
+        }
+    }
+    for (i, _) in text.match_indices("eyJ") {
+        let rest = &text[i..];
+        let head = rest.chars().take_while(|c| url_safe(*c)).count();
+        if rest[head..].starts_with(".eyJ") {
+            found.push(format!("JWT at byte {i}"));
+        }
+    }
+    for (i, _) in text.match_indices("$argon2") {
+        found.push(format!("argon2 hash at byte {i}"));
+    }
+    found
 }
 
 pub fn http() -> reqwest::Client {
