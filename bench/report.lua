@@ -1,7 +1,7 @@
 -- wrk script for bench/run.sh.
 -- Env: BENCH_METHOD (POST|GET), BENCH_BODY (form body), BENCH_AUTHS (Authorization header
 -- values separated by "|": requests cycle through them, one client each), or BENCH_AUTH_FILE
--- (one Authorization value a line, for many clients).
+-- (one Authorization value a line, for many clients), BENCH_XFF (an X-Forwarded-For value).
 local method = os.getenv("BENCH_METHOD") or "GET"
 local body = os.getenv("BENCH_BODY") or ""
 local auths = {}
@@ -25,6 +25,8 @@ local counter = 0
 function init(args)
   counter = id * 7919
   wrk.method = method
+  local xff = os.getenv("BENCH_XFF")
+  if xff and xff ~= "" then wrk.headers["X-Forwarded-For"] = xff end
   if method == "POST" then
     wrk.body = body
     wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
