@@ -61,6 +61,9 @@ pub struct Settings {
     pub max_connections: usize,
     /// `server.shutdown_timeout_seconds`: how long SIGTERM waits for in-flight requests.
     pub shutdown_timeout: Duration,
+    /// `server.shutdown_drain_seconds`: after SIGTERM, how long the server keeps accepting
+    /// (answering with `Connection: close` and a failing `/readyz`) before it stops.
+    pub shutdown_drain: Duration,
     /// `limits.failed_auth_per_client`: failed authentications a client id may see per window
     /// before uncached attempts for it get 429 (0: no limit).
     pub failed_auth_per_client: u32,
@@ -86,6 +89,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("server.keep_alive_seconds", "5"),
     ("server.max_connections", "25000"),
     ("server.shutdown_timeout_seconds", "30"),
+    ("server.shutdown_drain_seconds", "2"),
     ("limits.failed_auth_per_client", "10"),
     ("limits.failed_auth_per_source", "30"),
     ("limits.failed_auth_window_seconds", "60"),
@@ -203,6 +207,12 @@ impl Settings {
                 n => n as usize,
             },
             shutdown_timeout: seconds(cfg, "server.shutdown_timeout_seconds", 1, AT_LEAST_1)?,
+            shutdown_drain: seconds(
+                cfg,
+                "server.shutdown_drain_seconds",
+                0,
+                "expected whole seconds",
+            )?,
             failed_auth_per_client: count(cfg, "limits.failed_auth_per_client")?,
             failed_auth_per_source: count(cfg, "limits.failed_auth_per_source")?,
             failed_auth_window: seconds(

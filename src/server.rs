@@ -80,6 +80,7 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
         revocations: ArcSwap::from_pointee(store::revocations::load(&db).await?),
         revocations_reload: Default::default(),
         metrics: Default::default(),
+        draining: Default::default(),
         failures: crate::oauth::brute_force::FailureLimiter::new(
             settings.failed_auth_per_client,
             settings.failed_auth_per_source,
@@ -116,11 +117,19 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
                 async move {
                     let mut response = response.await;
                     state.metrics.request(endpoint, started.elapsed());
-                    if let (Ok(r), Ok(value)) = (
-                        response.as_mut(),
-                        actix_web::http::header::HeaderValue::from_str(&request_id),
-                    ) {
-                        r.headers_mut().insert(REQUEST_ID.clone(), value);
+                    if let Ok(r) = response.as_mut() {
+                        if let Ok(value) =
+                            actix_web::http::header::HeaderValue::from_str(&request_id)
+                        {
+                            r.headers_mut().insert(REQUEST_ID.clone(), value);
+                        }
+                        // Shutting down: no request may arrive on this connection after this
+                        // answer, so none is caught half-way when the server stops.
+                        if state.draining.load(std::sync::atomic::Ordering::Relaxed) {
+                            r.response_mut()
+                                .head_mut()
+                                .set_connection_type(actix_web::http::ConnectionType::Close);
+                        }
                     }
                     response
                 }
@@ -137,14 +146,17 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
     .keep_alive(state.settings.keep_alive)
     .max_connections(state.settings.max_connections)
     .shutdown_timeout(state.settings.shutdown_timeout.as_secs())
+    .disable_signals()
     .listen(listener)?
     .run();
+    actix_web::rt::spawn(stop_on_signal(state.clone(), server.handle()));
     tracing::info!(address = %bound, issuer = %state.issuer, "listening");
     // Tests and scripts read the bound address (port 0 picks one) from this line.
     let mut out = std::io::stdout();
     let _ = writeln!(out, "tessera listening on http://{bound}");
     let _ = out.flush();
-    // Returns once SIGTERM/SIGINT has stopped the listener and in-flight requests finished.
+    // Returns once SIGTERM/SIGINT has drained, stopped the listener and in-flight requests
+    // finished.
     server.await?;
     // Its connection must close inside the runtime, not when the runtime is torn down.
     if let Some(task) = change_listener {
@@ -157,6 +169,37 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
     }
     state.db.clone().close().await.map_err(StoreError::from)?;
     Ok(())
+}
+
+/// On SIGTERM or SIGINT: drain (keep serving, but close every connection after its response
+/// and fail `/readyz`, so load balancers and keep-alive clients move on), then stop
+/// accepting and let in-flight requests finish within `server.shutdown_timeout_seconds`.
+async fn stop_on_signal(state: web::Data<AppState>, server: actix_web::dev::ServerHandle) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot listen for SIGTERM/SIGINT");
+        return;
+    };
+    let name = tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    };
+    let drain = state.settings.shutdown_drain;
+    tracing::info!(signal = name, ?drain, "draining before shutdown");
+    state
+        .draining
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    tokio::select! {
+        _ = tokio::time::sleep(drain) => {}
+        // A second signal skips the rest of the drain.
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    tracing::info!("stopping: no new connections; finishing requests in flight");
+    server.stop(true).await;
 }
 
 /// How often buffered `last_used_at` and finished per-minute counters are written.
@@ -212,8 +255,9 @@ async fn healthz() -> HttpResponse {
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let db = state.db.ping().await.is_ok();
     let key = state.keys.load().signer_at(chrono::Utc::now()).is_some();
-    let body = serde_json::json!({"database": db, "signing_key": key});
-    if db && key {
+    let draining = state.draining.load(std::sync::atomic::Ordering::Relaxed);
+    let body = serde_json::json!({"database": db, "signing_key": key, "draining": draining});
+    if db && key && !draining {
         HttpResponse::Ok().json(body)
     } else {
         HttpResponse::ServiceUnavailable().json(body)

@@ -41,6 +41,8 @@ pub struct AppState {
     pub usage: UsageRecorder,
     /// Revoked tokens still unexpired; swapped whole when any replica revokes.
     pub revocations: ArcSwap<RevocationList>,
+    /// Set on SIGTERM/SIGINT: responses close their connections and `/readyz` fails.
+    pub draining: std::sync::atomic::AtomicBool,
     /// Failed authentications per client id and source; lockouts.
     pub failures: crate::oauth::brute_force::FailureLimiter,
     /// Counters, histograms and gauges for `/metrics`.
