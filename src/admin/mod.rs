@@ -452,3 +452,34 @@ pub(crate) fn created(location: String, body: &impl Serialize) -> HttpResponse {
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .json(body)
 }
+
+/// Runs every admin body parser over `body`, as the handlers would (the fuzz target's entry
+/// point; see `fuzz/`). Results are dropped: the point is that nothing panics.
+#[doc(hidden)]
+pub fn parse_every_body(body: &[u8]) {
+    if let Ok(input) = parse_json::<clients::ClientInput>(body) {
+        for ip in &input.allowed_ips {
+            let _ = crate::store::parse_ip_range(ip);
+        }
+    }
+    let _ = parse_json::<clients::NewSecretInput>(body);
+    let _ = parse_json::<apis::ApiInput>(body);
+    let _ = parse_json::<apis::ApiUpdate>(body);
+    let _ = parse_json::<roles::RoleInput>(body);
+    let _ = parse_json::<roles::RoleUpdate>(body);
+    let _ = parse_json::<keys::RotateInput>(body);
+    let _ = parse_json::<tokens::RevokeTokenInput>(body);
+    // PATCH: a merge patch over a client document, then parsed as a client.
+    if let Ok(patch) = serde_json::from_slice::<serde_json::Value>(body)
+        && patch.is_object()
+    {
+        let mut doc = serde_json::json!({
+            "name": "n", "description": "", "enabled": true, "scopes": ["a:read"],
+            "roles": [], "allowed_ips": ["10.0.0.0/8"], "token_ttl_seconds": null,
+        });
+        json_patch::merge(&mut doc, &patch);
+        if let Ok(bytes) = serde_json::to_vec(&doc) {
+            let _ = parse_json::<clients::ClientInput>(&bytes);
+        }
+    }
+}
