@@ -58,6 +58,26 @@ impl ClientSecret {
         format!("{SECRET_PREFIX}…{tail}")
     }
 
+    /// A new secret and its hash, hashed on a blocking thread: argon2id takes tens of ms and
+    /// 19 MiB, which must not stall the async worker that also serves tokens.
+    pub async fn generate_hashed() -> (ClientSecret, ClientSecretHash) {
+        let hashed = tokio::task::spawn_blocking(|| {
+            let secret = ClientSecret::generate();
+            let hash = secret.hash();
+            (secret, hash)
+        })
+        .await;
+        match hashed {
+            Ok(pair) => pair,
+            // Only if the blocking pool is gone (shutting down): hash here instead.
+            Err(_) => {
+                let secret = ClientSecret::generate();
+                let hash = secret.hash();
+                (secret, hash)
+            }
+        }
+    }
+
     /// Hashes the secret with argon2id at the OWASP parameters (m = 19 MiB, t = 2, p = 1).
     pub fn hash(&self) -> ClientSecretHash {
         let hash = Argon2::default()

@@ -264,9 +264,8 @@ pub async fn create(
     audit: Option<&crate::store::audit::Actor>,
 ) -> Result<(Client, ClientSecret), StoreError> {
     let f = check_fields(db, new.fields, max_ttl).await?;
-    let secret = ClientSecret::generate();
     // Hash before the transaction: argon2 takes tens of ms and must not hold a write lock.
-    let hash = secret.hash();
+    let (secret, hash) = ClientSecret::generate_hashed().await;
     let client_id = random_id(16);
     let now = now();
 

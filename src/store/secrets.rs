@@ -96,8 +96,8 @@ pub async fn add(
         return Err(StoreError::invalid("expires_at", "must be in the future"));
     }
     require_client(db, client_id).await?;
-    let secret = ClientSecret::generate();
-    let hash = secret.hash().0;
+    let (secret, hash) = ClientSecret::generate_hashed().await;
+    let hash = hash.0;
     let txn = super::begin_write(db).await?;
     let info = insert(&txn, client_id, &secret, hash, expires_at).await?;
     super::changes::record(&txn, client_id).await?;
@@ -151,8 +151,8 @@ pub async fn reset(
     actor: &Actor,
 ) -> Result<(SecretInfo, ClientSecret), StoreError> {
     require_client(db, client_id).await?;
-    let secret = ClientSecret::generate();
-    let hash = secret.hash().0;
+    let (secret, hash) = ClientSecret::generate_hashed().await;
+    let hash = hash.0;
     let txn = super::begin_write(db).await?;
     client_secret::Entity::delete_many()
         .filter(client_secret::Column::ClientId.eq(client_id))
