@@ -90,8 +90,7 @@ pub fn render_error(e: &tessera::oauth::TokenError) {
 /// RFC 6749 §3.3 scope-token, restated independently of the crate.
 pub fn is_scope_token(s: &str) -> bool {
     !s.is_empty()
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
 }
 

@@ -116,10 +116,13 @@ pub fn verify_access_token(
         return Err(InvalidToken("wrong issuer"));
     }
     let now = now.timestamp();
-    if claims.exp + LEEWAY_SECONDS <= now {
+    if claims.exp.saturating_add(LEEWAY_SECONDS) <= now {
         return Err(InvalidToken("expired"));
     }
-    if claims.nbf.is_some_and(|nbf| nbf - LEEWAY_SECONDS > now) {
+    if claims
+        .nbf
+        .is_some_and(|nbf| nbf.saturating_sub(LEEWAY_SECONDS) > now)
+    {
         return Err(InvalidToken("not yet valid"));
     }
     Ok(VerifiedToken {
