@@ -1,6 +1,6 @@
 //! `verify_access_token` against a one-key ES256 ring (`fuzz/fixtures`), at a fixed now.
 //!
-//! The first byte picks a mode (its value mod 4, so `0`–`3` in ASCII seeds):
+//! The first byte picks a mode (its value mod 8, so `0`–`4` in ASCII seeds; 5–7 are `0`):
 //! - `0`: the rest, lossy UTF-8, is the token.
 //! - `1`: the rest is the claims JSON, signed by the ring's signer (the server's own header):
 //!   reaches claim parsing and the `iss`/`exp`/`nbf` checks behind the signature.
@@ -8,6 +8,9 @@
 //!   handling with a good signature.
 //! - `3`: a valid token with one part replaced: the next byte's value mod 3 picks the part,
 //!   its bit 2 whether the rest goes in base64url-encoded (set) or verbatim (lossy UTF-8).
+//! - `4`: typed claims, signed by the ring's signer: `exp`, `nbf`, `iat` as three little-endian
+//!   i64 (so integer mutations reach the extremes), a byte of which-claims-are-present flags,
+//!   then `\n`-separated `client_id`, `scope`, `jti`, `aud` (`,`-separated when an array), `iss`.
 #![no_main]
 
 use base64::Engine;
@@ -21,8 +24,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };
-    let token = match mode % 4 {
-        0 => String::from_utf8_lossy(rest).into_owned(),
+    let token = match mode % 8 {
         1 => f.sign_claims(rest),
         2 => {
             let (header, claims) = match rest.iter().position(|b| *b == b'\n') {
@@ -31,7 +33,7 @@ fuzz_target!(|data: &[u8]| {
             };
             f.sign_raw(header, claims)
         }
-        _ => {
+        3 => {
             let Some((&sel, rest)) = rest.split_first() else {
                 return;
             };
@@ -44,6 +46,8 @@ fuzz_target!(|data: &[u8]| {
             parts[usize::from(sel % 3)] = &replacement;
             parts.join(".")
         }
+        4 => f.sign_claims(&typed_claims(rest)),
+        _ => String::from_utf8_lossy(rest).into_owned(),
     };
     if let Ok(v) = verify_access_token(&f.ring, ISSUER, &token, now()) {
         // Only a signature by the ring's key gets here, and only unexpired, current claims.
@@ -52,3 +56,44 @@ fuzz_target!(|data: &[u8]| {
         let _ = v.has_scope("orders:read");
     }
 });
+
+/// Mode 4: claims JSON from binary `exp`/`nbf`/`iat`, presence flags and text fields.
+fn typed_claims(data: &[u8]) -> Vec<u8> {
+    let int = |data: &mut &[u8]| {
+        let mut bytes = [0u8; 8];
+        let n = data.len().min(8);
+        bytes[..n].copy_from_slice(&data[..n]);
+        *data = &data[n..];
+        i64::from_le_bytes(bytes)
+    };
+    let mut rest = data;
+    let (exp, nbf, iat) = (int(&mut rest), int(&mut rest), int(&mut rest));
+    let (flags, rest) = rest
+        .split_first()
+        .map_or((0xff, &b""[..]), |(f, r)| (*f, r));
+    let text = String::from_utf8_lossy(rest);
+    let mut fields = text.split('\n');
+    let mut field = || fields.next().unwrap_or_default().to_owned();
+    let (client_id, scope, jti, aud, iss) = (field(), field(), field(), field(), field());
+    let mut claims = serde_json::Map::new();
+    let mut put = |bit: u8, name: &str, value: serde_json::Value| {
+        if flags & bit != 0 {
+            claims.insert(name.to_owned(), value);
+        }
+    };
+    put(1, "iss", ISSUER.into());
+    put(2, "nbf", nbf.into());
+    put(4, "iat", iat.into());
+    put(8, "aud", aud.split(',').collect::<Vec<_>>().into());
+    put(16, "scope", scope.into());
+    put(32, "jti", jti.into());
+    put(64, "client_id", client_id.into());
+    put(128, "exp", exp.into());
+    if flags & 1 == 0 {
+        claims.insert("iss".into(), iss.into());
+    }
+    if flags & 8 == 0 {
+        claims.insert("aud".into(), aud.into());
+    }
+    serde_json::to_vec(&claims).expect("JSON")
+}

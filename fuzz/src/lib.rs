@@ -271,7 +271,16 @@ mod mint {
             n = NOW_SECONDS,
             e = NOW_SECONDS + 900
         );
-        let seeds: [(&str, Vec<u8>); 5] = [
+        let typed = [
+            &b"4"[..],
+            &(NOW_SECONDS + 900).to_le_bytes(),
+            &NOW_SECONDS.to_le_bytes(),
+            &NOW_SECONDS.to_le_bytes(),
+            b"\xff",
+            b"svc-a\norders:read orders:write\nj1\nhttps://orders.example,https://b.example",
+        ]
+        .concat();
+        let seeds: [(&str, Vec<u8>); 6] = [
             ("seed-raw-valid", [b"0", f.valid_token.as_bytes()].concat()),
             ("seed-claims", [b"1", claims.as_bytes()].concat()),
             (
@@ -284,6 +293,8 @@ mod mint {
                 [b"3", &[1u8 | 4][..], claims.as_bytes()].concat(),
             ),
             // Raw: the valid token with its signature cut short.
+            // Typed claims (mode 4): binary exp/nbf/iat, every claim present.
+            ("seed-typed-claims", typed),
             (
                 "seed-raw-truncated",
                 [b"0", &f.valid_token.as_bytes()[..f.valid_token.len() - 10]].concat(),
