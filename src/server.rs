@@ -37,6 +37,32 @@ pub enum ServeError {
 static REQUEST_ID: actix_web::http::header::HeaderName =
     actix_web::http::header::HeaderName::from_static("x-request-id");
 
+/// A request id: 128 random bits, base64url, on the stack (no allocation per request).
+#[derive(Clone, Copy)]
+struct RequestId([u8; 22]);
+
+impl RequestId {
+    fn new() -> Self {
+        use base64::Engine;
+        use rand::RngCore;
+        let mut random = [0u8; 16];
+        rand::rng().fill_bytes(&mut random);
+        let mut text = [0u8; 22];
+        // 16 bytes are always 22 base64url characters, so the slice always fits.
+        let _ = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_slice(random, &mut text);
+        RequestId(text)
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    fn as_str(&self) -> &str {
+        // base64url is ASCII.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
 /// How often every process re-reads the key set and API catalog (retirement is by time) and
 /// checks whether a scheduled rotation is due.
 const REFRESH_EVERY: Duration = Duration::from_secs(1);
@@ -111,15 +137,15 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
                 let started = std::time::Instant::now();
                 let state = timed.clone();
                 // One id a request, in every log line it causes and in X-Request-Id.
-                let request_id = crate::secret::random_id(16);
-                let span = tracing::info_span!("request", id = %request_id);
+                let request_id = RequestId::new();
+                let span = tracing::info_span!("request", id = %request_id.as_str());
                 let response = srv.call(req).instrument(span);
                 async move {
                     let mut response = response.await;
                     state.metrics.request(endpoint, started.elapsed());
                     if let Ok(r) = response.as_mut() {
                         if let Ok(value) =
-                            actix_web::http::header::HeaderValue::from_str(&request_id)
+                            actix_web::http::header::HeaderValue::from_bytes(request_id.as_bytes())
                         {
                             r.headers_mut().insert(REQUEST_ID.clone(), value);
                         }
