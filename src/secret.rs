@@ -8,7 +8,7 @@ use argon2::password_hash::phc::PasswordHash;
 use argon2::{Algorithm, Argon2, Block, Params, PasswordHasher, Version};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use rand::RngCore;
 use subtle::ConstantTimeEq;
 use tokio::sync::oneshot;
@@ -298,8 +298,13 @@ struct Job {
     reply: oneshot::Sender<Option<usize>>,
 }
 
-/// A fixed pool of threads, one a core, each reusing its own argon2 memory: argon2 never runs on
-/// an async worker, and memory stays at threads × 19 MiB however many requests wait.
+/// How long an argon2 worker keeps its memory after its last verification. Warm clients need
+/// no argon2, so most of the time the pool holds nothing; a burst of cold clients reuses it.
+const ARGON2_MEMORY_IDLE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// A fixed pool of threads, one a core, each reusing its own argon2 memory while busy: argon2
+/// never runs on an async worker, and memory stays at threads × 19 MiB however many requests
+/// wait (and at nothing once the pool has been idle for [`ARGON2_MEMORY_IDLE`]).
 #[derive(Clone)]
 pub struct Argon2Pool {
     jobs: Sender<Job>,
@@ -315,12 +320,20 @@ impl Argon2Pool {
                 .name(format!("argon2-{i}"))
                 .spawn(move || {
                     let mut memory = Vec::new();
-                    for job in rx {
-                        let found = job
-                            .hashes
-                            .iter()
-                            .position(|h| h.verify_with(&job.secret, &mut memory));
-                        let _ = job.reply.send(found);
+                    loop {
+                        match rx.recv_timeout(ARGON2_MEMORY_IDLE) {
+                            Ok(job) => {
+                                let found = job
+                                    .hashes
+                                    .iter()
+                                    .position(|h| h.verify_with(&job.secret, &mut memory));
+                                let _ = job.reply.send(found);
+                            }
+                            // Idle: give the 19 MiB back. It was mmapped (far above glibc's
+                            // mmap threshold), so freeing it returns it to the OS at once.
+                            Err(RecvTimeoutError::Timeout) => memory = Vec::new(),
+                            Err(RecvTimeoutError::Disconnected) => break,
+                        }
                     }
                 })
                 .expect("spawning an argon2 worker thread");
