@@ -74,22 +74,31 @@ const POLL_EVERY: Duration = Duration::from_millis(250);
 /// How often expired change-log entries and revocations are deleted.
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
-/// Makes glibc map every allocation of 4 MiB or more on its own, and unmap it when freed.
+/// Keeps glibc's heap close to what is in use.
 ///
-/// By default glibc raises its mmap threshold to the size of any mapped block that is freed, so
-/// after the first argon2 worker released its 19 MiB, the next 19 MiB came from the heap and
-/// stayed resident for good (`tests/memory.rs`). A fixed threshold turns that adjustment off.
-fn return_large_blocks_to_the_os() {
+/// - Every allocation of 4 MiB or more is mapped on its own and unmapped when freed. By default
+///   glibc raises its mmap threshold to the size of any mapped block that is freed, so after
+///   the first argon2 worker released its 19 MiB, the next 19 MiB came from the heap and stayed
+///   resident for good (`tests/memory.rs`). A fixed threshold turns that adjustment off.
+/// - One arena per core, not eight: the eight SQLite connection threads and the argon2 workers
+///   each kept a partly used arena of their own (100k clients, 10k active: 63 → 56 MiB RSS).
+///
+/// Call it first in `main`: glibc fixes its arena limit when the second thread allocates.
+pub fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu", not(feature = "mimalloc")))]
-    // SAFETY: mallopt only sets a tunable, under glibc's own arena lock; no memory is touched.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
+    {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let arenas = libc::c_int::try_from(cores.max(2)).unwrap_or(libc::c_int::MAX);
+        // SAFETY: mallopt only sets tunables, under glibc's own lock; no memory is touched.
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
+            libc::mallopt(libc::M_ARENA_MAX, arenas);
+        }
     }
 }
 
 /// Migrates, prepares keys, binds and serves until stopped.
 pub async fn serve(settings: Settings) -> Result<(), ServeError> {
-    return_large_blocks_to_the_os();
     let db = store::connect(&settings.database_url).await?;
     store::migrate(&db).await?;
     let kek = KeyEncryptionKey::load_or_create(&settings.keys_dir)?;
@@ -142,6 +151,7 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
     actix_web::rt::spawn(flush_loop(state.clone()));
 
     let app_state = state.clone();
+    let access_log = tracing::enabled!(target: "tessera::http", tracing::Level::INFO);
     let server = HttpServer::new(move || {
         let timed = app_state.clone();
         App::new()
@@ -174,10 +184,12 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
                     response
                 }
             })
-            .wrap(
+            // Logger renders its fields for every request, even when the line is filtered out.
+            .wrap(middleware::Condition::new(
+                access_log,
                 middleware::Logger::new("%a \"%r\" %s %b %Dms id=%{x-request-id}o")
                     .log_target("tessera::http"),
-            )
+            ))
             // Every response, errors included, is to be taken as the type it says it is.
             .wrap(middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
             .configure(routes)
