@@ -23,9 +23,9 @@ end
 
 local counter = 0
 function init(args)
-  -- Threads start half the list apart (wrk -t2 in every script), so two threads never ask
-  -- for the same client at once; concurrent requests of one client would share one argon2id
-  -- run and double the cold-path figure.
+  -- Threads start half the list apart (run.sh and scale.sh use wrk -t2), so the two threads
+  -- rarely ask for the same client at once: concurrent requests of one client share one
+  -- argon2id run, which inflated the cold-path figure. (Their counters can still drift.)
   counter = id * math.floor(#auths / 2)
   wrk.method = method
   local xff = os.getenv("BENCH_XFF")

@@ -7,7 +7,8 @@
 #                                       one argon2id verification the first time)
 #        DUR=10 CONNS=64                wrk seconds and connections for the measured run
 # Clients are bulk-inserted with sqlite3, all sharing one real argon2id hash, so every one of
-# them can be driven with the same secret. Loopback only; bounded by DUR.
+# them can be driven with the same secret. Loopback only; bounded by DUR plus at most 10 min of
+# warm-up rounds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZES="${SIZES:-1000 100000 1000000}"
@@ -56,9 +57,10 @@ SQL
   # rounds until a round adds no argon2id verification (a full queue answers 503, so one
   # round may not reach everyone).
   misses() { curl -s "$url/metrics" | awk '/^tessera_credential_cache_lookups_total\{result="miss"\}/ {print $2}'; }
-  before=-1
-  while [ "$(misses)" != "$before" ]; do
-    before="$(misses)"
+  # At most 30 rounds (10 min): past the 600 s credential TTL misses never settle.
+  before=-1 rounds=0
+  while [ "$(misses)" != "$before" ] && [ "$rounds" -lt 30 ]; do
+    before="$(misses)" rounds=$((rounds + 1))
     BENCH_METHOD=POST BENCH_BODY="grant_type=client_credentials" BENCH_AUTH_FILE="$auth_file" \
       wrk -t2 -c"$CONNS" -d20s --timeout 10s -s bench/report.lua "$url/oauth2/token" >/dev/null
   done

@@ -10,7 +10,8 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    tessera::server::tune_allocator();
+    // SAFETY: no other thread exists yet.
+    unsafe { tessera::server::tune_allocator() };
     let cli = tessera::cli::Cli::parse();
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));

@@ -329,8 +329,8 @@ impl Argon2Pool {
                                     .position(|h| h.verify_with(&job.secret, &mut memory));
                                 let _ = job.reply.send(found);
                             }
-                            // Idle: give the 19 MiB back. It was mmapped (far above glibc's
-                            // mmap threshold), so freeing it returns it to the OS at once.
+                            // Idle: give the 19 MiB back. Under glibc it is mapped on its own
+                            // (see `server::tune_allocator`), so freeing it unmaps it at once.
                             Err(RecvTimeoutError::Timeout) => memory = Vec::new(),
                             Err(RecvTimeoutError::Disconnected) => break,
                         }

@@ -80,19 +80,31 @@ const PRUNE_EVERY: Duration = Duration::from_secs(600);
 ///   glibc raises its mmap threshold to the size of any mapped block that is freed, so after
 ///   the first argon2 worker released its 19 MiB, the next 19 MiB came from the heap and stayed
 ///   resident for good (`tests/memory.rs`). A fixed threshold turns that adjustment off.
-/// - One arena per core, not eight: the eight SQLite connection threads and the argon2 workers
-///   each kept a partly used arena of their own (100k clients, 10k active: 63 → 56 MiB RSS).
+/// - One arena per core, not glibc's eight per core: the eight SQLite connection threads and the
+///   argon2 workers each kept a partly used arena of their own (100k clients, 10k active:
+///   63 → 56 MiB RSS).
 ///
-/// Call it first in `main`: glibc fixes its arena limit when the second thread allocates.
-pub fn tune_allocator() {
+/// A setting the operator gave glibc in the environment (`MALLOC_MMAP_THRESHOLD_`,
+/// `MALLOC_ARENA_MAX`, `GLIBC_TUNABLES`) wins.
+///
+/// # Safety
+/// Call it before any other thread exists (first thing in `main`): glibc's `mallopt` is not
+/// thread-safe, and arenas created before it are never removed.
+pub unsafe fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu", not(feature = "mimalloc")))]
     {
+        let tunables = std::env::var_os("GLIBC_TUNABLES").is_some();
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let arenas = libc::c_int::try_from(cores.max(2)).unwrap_or(libc::c_int::MAX);
-        // SAFETY: mallopt only sets tunables, under glibc's own lock; no memory is touched.
+        // SAFETY: the caller guarantees no other thread runs; mallopt only changes glibc's
+        // own allocator state.
         unsafe {
-            libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
-            libc::mallopt(libc::M_ARENA_MAX, arenas);
+            if !tunables && std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
+                libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
+            }
+            if !tunables && std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+                libc::mallopt(libc::M_ARENA_MAX, arenas);
+            }
         }
     }
 }

