@@ -278,3 +278,43 @@ fn load_key(row: &StoredKey, kek: &KeyEncryptionKey) -> Result<SigningKey, KeyEr
         public_jwk,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::generate_signing_key;
+
+    fn stored(key: crate::keys::NewSigningKey) -> StoredKey {
+        StoredKey {
+            kid: key.kid,
+            algorithm: key.algorithm.as_str().into(),
+            public_jwk: key.public_jwk,
+            private_jwe: key.private_jwe,
+            created_at: Utc::now(),
+            activates_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn ring_signatures_verify_and_mismatched_halves_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let kek = KeyEncryptionKey::load_or_create(dir.path()).unwrap();
+        for algorithm in [SigningAlgorithm::Es256, SigningAlgorithm::EdDsa] {
+            let row = stored(generate_signing_key(algorithm, &kek).unwrap());
+            let key = load_key(&row, &kek).unwrap();
+            let token = key.sign(br#"{"sub":"x"}"#).unwrap();
+            let (message, signature) = token.rsplit_once('.').unwrap();
+            let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+            assert!(key.verify(message.as_bytes(), &signature), "{algorithm}");
+
+            // The public half of another key: the load-time self-check must refuse it.
+            let other = stored(generate_signing_key(algorithm, &kek).unwrap());
+            let mismatched = StoredKey {
+                public_jwk: other.public_jwk,
+                ..row
+            };
+            let err = load_key(&mismatched, &kek).err().expect("mismatch refused");
+            assert!(matches!(err, KeyError::BadKey { .. }), "{algorithm}: {err}");
+        }
+    }
+}
