@@ -20,14 +20,7 @@ fn ring() -> SigningKeyRing {
     let kek = KeyEncryptionKey::load_or_create(dir.path()).unwrap();
     let key = generate_signing_key(SigningAlgorithm::Es256, &kek).unwrap();
     let created = now() - chrono::Duration::days(1);
-    let row = entity::signing_key::Model {
-        kid: key.kid,
-        algorithm: key.algorithm.as_str().to_owned(),
-        public_jwk: key.public_jwk,
-        private_jwe: key.private_jwe,
-        created_at: created,
-        activates_at: created,
-    };
+    let row = key.into_stored(created, created);
     SigningKeyRing::build(&[row], &kek, now(), Duration::from_secs(3600)).unwrap()
 }
 

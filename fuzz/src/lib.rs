@@ -175,14 +175,7 @@ fn make_fixture(dir: &Path) -> (KeyEncryptionKey, entity::signing_key::Model) {
     let kek = KeyEncryptionKey::load_or_create(dir).expect("kek");
     let key = tessera::keys::generate_signing_key(SigningAlgorithm::Es256, &kek).expect("key");
     let created = now() - chrono::Duration::days(1);
-    let row = entity::signing_key::Model {
-        kid: key.kid,
-        algorithm: key.algorithm.as_str().to_owned(),
-        public_jwk: key.public_jwk,
-        private_jwe: key.private_jwe,
-        created_at: created,
-        activates_at: created,
-    };
+    let row = key.into_stored(created, created);
     (kek, row)
 }
 

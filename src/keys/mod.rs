@@ -15,7 +15,7 @@ use josekit::jwk::alg::ed::EdCurve;
 use josekit::jws::{ES256, EdDSA, JwsSigner, JwsVerifier, RS256};
 
 pub use kek::KeyEncryptionKey;
-pub use ring::{Jwks, SigningKey, SigningKeyRing};
+pub use ring::{Jwks, SigningKey, SigningKeyRing, StoredKey};
 
 /// Errors of key handling.
 #[derive(Debug, thiserror::Error)]
@@ -132,6 +132,20 @@ pub struct NewSigningKey {
     pub public_jwk: String,
     /// Private JWK sealed under the key-encryption key.
     pub private_jwe: String,
+}
+
+impl NewSigningKey {
+    /// The row this key is stored as, made at `created_at` and signing from `activates_at`.
+    pub fn into_stored(self, created_at: DateTime<Utc>, activates_at: DateTime<Utc>) -> StoredKey {
+        StoredKey {
+            kid: self.kid,
+            algorithm: self.algorithm.as_str().to_owned(),
+            public_jwk: self.public_jwk,
+            private_jwe: self.private_jwe,
+            created_at,
+            activates_at,
+        }
+    }
 }
 
 /// Generates a key pair for `algorithm` and seals its private part under `kek`.

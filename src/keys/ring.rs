@@ -285,14 +285,7 @@ mod tests {
     use crate::keys::generate_signing_key;
 
     fn stored(key: crate::keys::NewSigningKey) -> StoredKey {
-        StoredKey {
-            kid: key.kid,
-            algorithm: key.algorithm.as_str().into(),
-            public_jwk: key.public_jwk,
-            private_jwe: key.private_jwe,
-            created_at: Utc::now(),
-            activates_at: Utc::now(),
-        }
+        key.into_stored(Utc::now(), Utc::now())
     }
 
     #[test]
