@@ -400,13 +400,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             store::clients::delete(&db, &client_id, &Actor::cli()).await?;
         }
         Command::Clients(ClientsCommand::RevokeTokens { client_id, output }) => {
-            let cutoff = store::revocations::revoke_client_tokens(
-                &db,
-                &client_id,
-                settings.token_max_ttl,
-                &Actor::cli(),
-            )
-            .await?;
+            let cutoff =
+                store::revocations::revoke_client_tokens(&db, &client_id, &Actor::cli()).await?;
             if output.json {
                 print_json(&serde_json::json!({"client_id": client_id, "revoked_before": cutoff}));
             } else {

@@ -6,6 +6,7 @@ pub mod config;
 pub mod keys;
 pub mod metrics;
 pub mod oauth;
+pub mod ops;
 pub mod secret;
 pub mod server;
 pub mod state;

@@ -35,16 +35,51 @@ pub fn random_id(n: usize) -> String {
     }
 }
 
+/// Characters of a secret id (12 random bytes, base64url).
+pub const SECRET_ID_LEN: usize = 16;
+
+/// Characters of a secret's random part (32 bytes, base64url).
+const SECRET_RANDOM_LEN: usize = 43;
+
+/// The secret id a presented secret carries: secrets are `tsk_` + id + 256 random bits, so
+/// authentication checks the one hash that id names (one argon2id run whatever the number of
+/// secrets). `None` for secrets of the older form (`tsk_` + random) or anything else.
+pub fn carried_secret_id(presented: &[u8]) -> Option<&str> {
+    let rest = presented.strip_prefix(SECRET_PREFIX.as_bytes())?;
+    if rest.len() != SECRET_ID_LEN + SECRET_RANDOM_LEN {
+        return None;
+    }
+    std::str::from_utf8(&rest[..SECRET_ID_LEN]).ok()
+}
+
+/// `id` as it may appear in a log line or an audit event: a caller who sends a secret where a
+/// client id belongs (swapped fields) must not get the secret written down.
+pub fn loggable_id(id: &str) -> &str {
+    let head = id.get(..SECRET_PREFIX.len() + 2).unwrap_or(id);
+    let lower = head.to_ascii_lowercase();
+    if lower.starts_with(SECRET_PREFIX) || lower.starts_with("tsk%5f") {
+        "[redacted: looks like a secret]"
+    } else {
+        id
+    }
+}
+
 /// A plaintext client secret: exists only between generation and the one response that shows it.
 pub struct ClientSecret(Zeroizing<String>);
 
 impl ClientSecret {
-    /// 256 random bits, base64url, behind [`SECRET_PREFIX`].
+    /// A new secret id, then 256 random bits, base64url, behind [`SECRET_PREFIX`].
     pub fn generate() -> Self {
         ClientSecret(Zeroizing::new(format!(
-            "{SECRET_PREFIX}{}",
+            "{SECRET_PREFIX}{}{}",
+            random_id(12),
             random_token(32)
         )))
+    }
+
+    /// The secret id this secret carries (its row's primary key).
+    pub fn secret_id(&self) -> &str {
+        &self.0[SECRET_PREFIX.len()..SECRET_PREFIX.len() + SECRET_ID_LEN]
     }
 
     /// The secret itself, for the single response that hands it out.
@@ -382,7 +417,17 @@ mod tests {
     fn secrets_are_long_prefixed_and_masked() {
         let s = ClientSecret::generate();
         assert!(s.expose().starts_with(SECRET_PREFIX));
-        assert_eq!(s.expose().len(), SECRET_PREFIX.len() + 43);
+        assert_eq!(s.expose().len(), SECRET_PREFIX.len() + 16 + 43);
+        assert_eq!(
+            carried_secret_id(s.expose().as_bytes()),
+            Some(s.secret_id())
+        );
+        assert_eq!(s.secret_id().len(), SECRET_ID_LEN);
+        let older_form = format!("{SECRET_PREFIX}{}", random_token(32));
+        assert_eq!(carried_secret_id(older_form.as_bytes()), None);
+        assert_eq!(loggable_id(s.expose()), "[redacted: looks like a secret]");
+        assert_eq!(loggable_id("TSK%5Fabc"), "[redacted: looks like a secret]");
+        assert_eq!(loggable_id("abc"), "abc");
         assert!(s.masked().ends_with(&s.expose()[s.expose().len() - 4..]));
         assert!(!format!("{s:?}").contains(s.expose()));
     }

@@ -14,6 +14,8 @@ pub struct Model {
     pub r#type: String,
     /// The acting client; `None` for the CLI.
     pub actor: Option<String>,
+    /// `cli`, `system` or `client`; `None` on events from before it was recorded.
+    pub actor_type: Option<String>,
     /// The object changed.
     pub target: Option<String>,
     /// JSON object; never a secret value.

@@ -4,8 +4,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::{Admin, AdminError, Page, PageQuery, Problem, created, json_body, ok_json};
+use crate::ops::{self, Ops};
 use crate::state::AppState;
-use crate::store::{self, Api, NewApi};
+use crate::store::{Api, NewApi};
 
 /// Body of `POST /apis`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -69,12 +70,12 @@ fn base(state: &AppState) -> String {
     security(("bearer" = ["admin:read"])))]
 /// List APIs by name.
 pub async fn list(
-    _admin: Admin,
+    admin: Admin,
     state: web::Data<AppState>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, AdminError> {
     let paging = query.paging()?;
-    let all = store::apis::list(&state.db).await?;
+    let all = ops::catalog::apis(&Ops::of(&state), &admin.ctx).await?;
     Ok(ok_json(&Page::of_all(all, paging, &base(&state))))
 }
 
@@ -91,16 +92,12 @@ pub async fn create(
     payload: web::Payload,
 ) -> Result<HttpResponse, AdminError> {
     let input: ApiInput = json_body(&req, payload, false).await?;
-    let api = store::apis::create(
-        &state.db,
-        NewApi {
-            name: input.name,
-            audience: input.audience,
-            permissions: input.permissions,
-        },
-        &admin.actor(),
-    )
-    .await?;
+    let new = NewApi {
+        name: input.name,
+        audience: input.audience,
+        permissions: input.permissions,
+    };
+    let api = ops::catalog::create_api(&Ops::of(&state), &admin.ctx, new).await?;
     Ok(created(format!("{}/{}", base(&state), api.name), &api))
 }
 
@@ -111,11 +108,13 @@ pub async fn create(
     security(("bearer" = ["admin:read"])))]
 /// One API.
 pub async fn get(
-    _admin: Admin,
+    admin: Admin,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
-    Ok(ok_json(&store::apis::get(&state.db, &path).await?))
+    Ok(ok_json(
+        &ops::catalog::api(&Ops::of(&state), &admin.ctx, &path).await?,
+    ))
 }
 
 #[utoipa::path(put, path = "/admin/v1/apis/{name}", operation_id = "replace_api", tag = "apis", request_body = ApiUpdate,
@@ -136,16 +135,14 @@ pub async fn replace(
     if input.name.as_ref().is_some_and(|n| *n != *path) {
         return Err(AdminError::field("name", "must match the name in the path"));
     }
-    let api = store::apis::replace(
-        &state.db,
+    let api = ops::catalog::replace_api(
+        &Ops::of(&state),
+        &admin.ctx,
         &path,
         input.audience,
         input.permissions,
-        &admin.actor(),
     )
     .await?;
-    // Audiences are cached with every client's grants.
-    state.clients.invalidate_all();
     Ok(ok_json(&api))
 }
 
@@ -162,7 +159,6 @@ pub async fn delete(
     path: web::Path<String>,
     query: web::Query<ForceQuery>,
 ) -> Result<HttpResponse, AdminError> {
-    let affected = store::apis::delete(&state.db, &path, query.force()?, &admin.actor()).await?;
-    state.clients.invalidate_many(&affected).await;
+    ops::catalog::delete_api(&Ops::of(&state), &admin.ctx, &path, query.force()?).await?;
     Ok(HttpResponse::NoContent().finish())
 }

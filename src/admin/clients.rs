@@ -5,9 +5,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{Admin, AdminError, Page, PageQuery, created, json_body, ok_json, parse_json};
+use crate::ops::{self, Ops};
 use crate::state::AppState;
 use crate::store::secrets::SecretInfo;
-use crate::store::{self, Client, ClientFields, NewClient};
+use crate::store::{Client, ClientFields};
 
 /// A client as the admin API shows it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -150,52 +151,19 @@ fn base(state: &AppState) -> String {
     format!("{}/admin/v1/clients", state.issuer)
 }
 
-/// The owner rule: a client that is not a root client may grant only scopes it holds,
-/// directly or through the roles it assigns.
-async fn check_grantable(
-    state: &AppState,
-    admin: &Admin,
-    scopes: &[String],
-    roles: &[String],
-) -> Result<(), AdminError> {
-    let acting = store::clients::get(&state.db, &admin.client_id).await?;
-    if acting.owner.is_none() {
-        return Ok(());
-    }
-    let mut scopes = scopes.to_vec();
-    scopes.extend(store::roles::scopes_of_roles(&state.db, roles).await?);
-    let held = state
-        .clients
-        .get(&admin.client_id)
-        .await?
-        .ok_or(AdminError::InvalidToken)?;
-    let missing: Vec<&str> = scopes
-        .iter()
-        .filter(|s| !held.scopes.iter().any(|h| &h.scope == *s))
-        .map(String::as_str)
-        .collect();
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(AdminError::Forbidden(format!(
-            "you may grant only scopes you hold; not held: {}",
-            missing.join(" ")
-        )))
-    }
-}
-
 #[utoipa::path(get, path = "/admin/v1/clients", operation_id = "list_clients", tag = "clients", params(PageQuery),
     responses((status = 200, body = Page<ClientView>), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = ["admin:read"])))]
 /// List clients, oldest first.
 pub async fn list(
-    _admin: Admin,
+    admin: Admin,
     state: web::Data<AppState>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, AdminError> {
     let paging = query.paging()?;
-    let (clients, total) = store::clients::page(&state.db, paging.offset, paging.limit).await?;
+    let (clients, total) =
+        ops::clients::list(&Ops::of(&state), &admin.ctx, paging.offset, paging.limit).await?;
     let items = clients.into_iter().map(|c| view(&state, c)).collect();
     Ok(ok_json(&Page::new(items, total, paging, &base(&state))))
 }
@@ -212,17 +180,7 @@ pub async fn create(
     payload: web::Payload,
 ) -> Result<HttpResponse, AdminError> {
     let input: ClientInput = json_body(&req, payload, false).await?;
-    check_grantable(&state, &admin, &input.scopes, &input.roles).await?;
-    let (client, secret) = store::clients::create(
-        &state.db,
-        NewClient {
-            fields: input.into(),
-            owner: Some(admin.client_id.clone()),
-        },
-        state.settings.token_max_ttl,
-        Some(&admin.actor()),
-    )
-    .await?;
+    let (client, secret) = ops::clients::create(&Ops::of(&state), &admin.ctx, input.into()).await?;
     let location = format!("{}/{}", base(&state), client.client_id);
     Ok(created(
         location,
@@ -240,14 +198,12 @@ pub async fn create(
     security(("bearer" = ["admin:read"])))]
 /// One client, with its usage.
 pub async fn get(
-    _admin: Admin,
+    admin: Admin,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
-    let client = store::clients::get(&state.db, &path).await?;
-    let since = Utc::now() - chrono::Duration::hours(24);
-    let tokens_issued_24h =
-        store::audit::tokens_issued_since(&state.db, &client.client_id, since).await?;
+    let (client, tokens_issued_24h) =
+        ops::clients::get(&Ops::of(&state), &admin.ctx, &path).await?;
     let mut v = view(&state, client);
     v.usage = Some(Usage {
         tokens_issued_24h,
@@ -262,32 +218,8 @@ async fn apply(
     client_id: &str,
     input: ClientInput,
 ) -> Result<HttpResponse, AdminError> {
-    let before = store::clients::get(&state.db, client_id).await?;
-    let added: Vec<String> = input
-        .scopes
-        .iter()
-        .filter(|s| !before.scopes.contains(s))
-        .cloned()
-        .collect();
-    let added_roles: Vec<String> = input
-        .roles
-        .iter()
-        .filter(|r| !before.roles.contains(r))
-        .cloned()
-        .collect();
-    check_grantable(state, admin, &added, &added_roles).await?;
-    let (client, cascaded) = store::clients::replace(
-        &state.db,
-        client_id,
-        input.into(),
-        state.settings.token_max_ttl,
-        &admin.actor(),
-    )
-    .await?;
-    state
-        .clients
-        .invalidate_many(cascaded.iter().map(String::as_str).chain([client_id]))
-        .await;
+    let client =
+        ops::clients::replace(&Ops::of(state), &admin.ctx, client_id, input.into()).await?;
     Ok(ok_json(&view(state, client)))
 }
 
@@ -295,6 +227,7 @@ async fn apply(
     params(("client_id" = String, Path, description = "Client id")),
     responses((status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 415, description = "Wrong Content-Type", body = Problem, content_type = "application/problem+json"), (status = 200, body = ClientView), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Enabling a client under a disabled owner", body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = ["admin:write"])))]
 /// Replace a client's settable fields (omitted ones take their defaults).
@@ -314,6 +247,7 @@ pub async fn replace(
     params(("client_id" = String, Path, description = "Client id")),
     responses((status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 415, description = "Wrong Content-Type", body = Problem, content_type = "application/problem+json"), (status = 200, body = ClientView), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Enabling a client under a disabled owner", body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = ["admin:write"])))]
 /// Change some fields (RFC 7396 JSON merge patch); `"enabled": false` disables the client.
@@ -331,7 +265,7 @@ pub async fn patch(
             "a merge patch must be a JSON object",
         ));
     }
-    let current = store::clients::get(&state.db, &path).await?;
+    let (current, _) = ops::clients::get(&Ops::of(&state), &admin.ctx, &path).await?;
     let mut doc = serde_json::to_value(ClientInput {
         name: current.name,
         description: current.description,
@@ -359,11 +293,7 @@ pub async fn delete(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
-    let cascaded = store::clients::delete(&state.db, &path, &admin.actor()).await?;
-    state
-        .clients
-        .invalidate_many(cascaded.iter().map(String::as_str).chain([path.as_str()]))
-        .await;
+    ops::clients::delete(&Ops::of(&state), &admin.ctx, &path).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -374,11 +304,11 @@ pub async fn delete(
     security(("bearer" = ["admin:read"])))]
 /// A client's secrets, masked.
 pub async fn list_secrets(
-    _admin: Admin,
+    admin: Admin,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
-    let secrets = store::secrets::list(&state.db, &path).await?;
+    let secrets = ops::clients::secrets(&Ops::of(&state), &admin.ctx, &path).await?;
     let base = format!("{}/{}/secrets", base(&state), path);
     Ok(ok_json(&Page::whole(secrets, &base)))
 }
@@ -387,6 +317,7 @@ pub async fn list_secrets(
     params(("client_id" = String, Path, description = "Client id")),
     responses((status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 415, description = "Wrong Content-Type", body = Problem, content_type = "application/problem+json"), (status = 201, body = CreatedSecret, headers(("Location" = String))), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The client already holds 10 live secrets", body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = ["admin:write"])))]
 /// Add a secret beside the existing ones (rotation without downtime).
@@ -399,8 +330,7 @@ pub async fn add_secret(
 ) -> Result<HttpResponse, AdminError> {
     let input: NewSecretInput = super::json_body_or_default(&req, payload).await?;
     let (info, secret) =
-        store::secrets::add(&state.db, &path, input.expires_at, &admin.actor()).await?;
-    state.clients.invalidate(&path).await;
+        ops::clients::add_secret(&Ops::of(&state), &admin.ctx, &path, input.expires_at).await?;
     let location = format!("{}/{}/secrets/{}", base(&state), path, info.secret_id);
     Ok(created(location, &created_secret(info, secret)))
 }
@@ -426,8 +356,7 @@ pub async fn delete_secret(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AdminError> {
     let (client_id, secret_id) = path.into_inner();
-    store::secrets::delete(&state.db, &client_id, &secret_id, &admin.actor()).await?;
-    state.clients.invalidate(&client_id).await;
+    ops::clients::delete_secret(&Ops::of(&state), &admin.ctx, &client_id, &secret_id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -442,8 +371,7 @@ pub async fn reset_secret(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
-    let (info, secret) = store::secrets::reset(&state.db, &path, &admin.actor()).await?;
-    state.clients.invalidate(&path).await;
+    let (info, secret) = ops::clients::reset_secret(&Ops::of(&state), &admin.ctx, &path).await?;
     Ok(ok_json(&created_secret(info, secret)))
 }
 

@@ -8,16 +8,17 @@ use super::{
     Admin, AdminError, FieldError, Page, PageQuery, Problem, json_body_or_default, ok_json,
 };
 use crate::keys::KeyStatus;
+use crate::ops::{self, Ops};
 use crate::state::AppState;
-use crate::store::{self, audit::AuditEvent, audit::AuditFilter};
+use crate::store::{audit::AuditEvent, audit::AuditFilter};
 
 #[utoipa::path(get, path = "/admin/v1/keys", operation_id = "list_keys", tag = "keys",
     responses((status = 200, body = Page<KeyStatus>), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = ["admin:read"])))]
 /// Signing keys: public identity and state only, never private parts.
-pub async fn list(_admin: Admin, state: web::Data<AppState>) -> Result<HttpResponse, AdminError> {
-    let keys = store::keys::statuses(&state.db, Utc::now(), state.settings.token_max_ttl).await?;
+pub async fn list(admin: Admin, state: web::Data<AppState>) -> Result<HttpResponse, AdminError> {
+    let keys = ops::keys::list(&Ops::of(&state), &admin.ctx).await?;
     let base = format!("{}/admin/v1/keys", state.issuer);
     Ok(ok_json(&Page::whole(keys, &base)))
 }
@@ -43,21 +44,7 @@ pub async fn rotate(
     payload: web::Payload,
 ) -> Result<HttpResponse, AdminError> {
     let input: RotateInput = json_body_or_default(&req, payload).await?;
-    let s = &state.settings;
-    let key = store::keys::rotate(
-        &state.db,
-        s.key_algorithm,
-        &state.kek,
-        s.jwks_max_age,
-        s.token_max_ttl,
-        input.now,
-        &admin.actor(),
-    )
-    .await?;
-    // Publish in this process at once rather than at the next refresh tick.
-    if let Err(e) = state.reload_keys().await {
-        tracing::error!(error = %e, "reloading keys after rotation failed");
-    }
+    let key = ops::keys::rotate(&Ops::of(&state), &admin.ctx, &state.kek, input.now).await?;
     Ok(ok_json(&key))
 }
 
@@ -104,7 +91,7 @@ fn time_param(name: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, 
     security(("bearer" = ["admin:read"])))]
 /// Admin changes and per-minute token counters, newest first.
 pub async fn audit_events(
-    _admin: Admin,
+    admin: Admin,
     state: web::Data<AppState>,
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, AdminError> {
@@ -137,9 +124,16 @@ pub async fn audit_events(
         kind: q.kind.clone(),
         since,
         until,
+        among: None,
     };
-    let (events, total) =
-        store::audit::page(&state.db, &filter, paging.offset, paging.limit).await?;
+    let (events, total) = ops::keys::audit_events(
+        &Ops::of(&state),
+        &admin.ctx,
+        filter,
+        paging.offset,
+        paging.limit,
+    )
+    .await?;
     let mut base = format!("{}/admin/v1/audit-events", state.issuer);
     let mut params = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in [

@@ -11,7 +11,7 @@ mod tokens;
 use std::future::Future;
 use std::pin::Pin;
 
-use actix_web::http::{Method, header};
+use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
@@ -19,9 +19,9 @@ use serde::{Deserialize, Serialize};
 
 pub use problem::{AdminError, FieldError, Problem};
 
-use crate::oauth::verify::{TokenCheckError, check_active};
+use crate::oauth::verify::{TokenCheckError, active_client, check_active};
+use crate::ops::Context;
 use crate::state::AppState;
-use crate::store::audit::Actor;
 
 /// Admin bodies are small JSON documents.
 pub const ADMIN_BODY_LIMIT: usize = 256 * 1024;
@@ -115,18 +115,11 @@ async fn method_not_allowed(allow: &'static str) -> HttpResponse {
     response
 }
 
-/// An authenticated administrator: a client whose token carries the admin audience and the
-/// scope the method needs (`admin:read` for GET, `admin:write` otherwise).
+/// An authenticated administrator: a client whose token carries the admin audience, with the
+/// admin scopes it holds now. Each operation checks the permission it needs.
 pub struct Admin {
-    /// The acting client.
-    pub client_id: String,
-}
-
-impl Admin {
-    /// The audit actor.
-    pub fn actor(&self) -> Actor {
-        Actor(Some(self.client_id.clone()))
-    }
+    /// Who acts, for the domain operations.
+    pub ctx: Context,
 }
 
 impl FromRequest for Admin {
@@ -157,17 +150,19 @@ async fn authenticate(req: &HttpRequest) -> Result<Admin, AdminError> {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
         _ => return Err(AdminError::NoToken),
     };
-    let verified = match check_active(state, token, chrono::Utc::now()).await {
-        Ok(verified) => verified,
-        Err(TokenCheckError::Inactive(reason)) => {
+    let refused = |e: TokenCheckError| match e {
+        TokenCheckError::Inactive(reason) => {
             tracing::info!(reason, "admin token refused");
-            return Err(AdminError::InvalidToken);
+            AdminError::InvalidToken
         }
-        Err(TokenCheckError::Store(e)) => {
+        TokenCheckError::Store(e) => {
             tracing::error!(error = %e, "loading admin client failed");
-            return Err(AdminError::Internal);
+            AdminError::Internal
         }
     };
+    let verified = check_active(state, token, chrono::Utc::now())
+        .await
+        .map_err(refused)?;
     if !verified
         .audiences
         .iter()
@@ -175,16 +170,10 @@ async fn authenticate(req: &HttpRequest) -> Result<Admin, AdminError> {
     {
         return Err(AdminError::InvalidToken);
     }
-    let needed = if matches!(*req.method(), Method::GET | Method::HEAD) {
-        "admin:read"
-    } else {
-        "admin:write"
-    };
-    if !verified.has_scope(needed) {
-        return Err(AdminError::InsufficientScope(needed));
-    }
+    // The client as it is now: enabled with every owner, its current owner-capped scopes.
+    let current = active_client(state, &verified).await.map_err(refused)?;
     Ok(Admin {
-        client_id: verified.client_id,
+        ctx: Context::client(&current, &verified.scopes),
     })
 }
 
@@ -281,9 +270,12 @@ pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AdminErr
         let named = message
             .strip_prefix("unknown field `")
             .or_else(|| message.strip_prefix("missing field `"));
-        let field = match named {
-            Some(rest) if path == "." => rest.split('`').next().unwrap_or_default().to_owned(),
-            Some(rest) => format!("{path}.{}", rest.split('`').next().unwrap_or_default()),
+        // serde_path_to_error already ends an unknown field's path with its name; a missing
+        // field's path ends at its parent.
+        let field = match named.map(|rest| rest.split('`').next().unwrap_or_default()) {
+            Some(name) if path == "." => name.to_owned(),
+            Some(name) if path == name || path.ends_with(&format!(".{name}")) => path,
+            Some(name) => format!("{path}.{name}"),
             None if path == "." => "body".to_owned(),
             None => path,
         };

@@ -6,6 +6,7 @@ use actix_web::{HttpResponse, ResponseError};
 use http_api_problem::HttpApiProblem;
 use serde::Serialize;
 
+use crate::ops::OpsError;
 use crate::store::StoreError;
 
 /// One field that failed validation.
@@ -128,6 +129,27 @@ impl From<StoreError> for AdminError {
                 tracing::error!(error = %e, "key error in admin API");
                 AdminError::Internal
             }
+        }
+    }
+}
+
+impl From<OpsError> for AdminError {
+    fn from(e: OpsError) -> Self {
+        match e {
+            OpsError::InsufficientScope(scope) => AdminError::InsufficientScope(scope),
+            OpsError::Forbidden(why) => AdminError::Forbidden(why),
+            OpsError::NotFound(what) => AdminError::NotFound(what),
+            OpsError::Conflict(why) => AdminError::Conflict(why),
+            OpsError::Invalid(errors) => AdminError::Validation(
+                errors
+                    .into_iter()
+                    .map(|(field, message)| FieldError {
+                        field: field.to_owned(),
+                        message,
+                    })
+                    .collect(),
+            ),
+            OpsError::Store(e) => e.into(),
         }
     }
 }

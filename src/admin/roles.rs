@@ -5,8 +5,9 @@ use serde::Deserialize;
 
 use super::apis::ForceQuery;
 use super::{Admin, AdminError, Page, PageQuery, Problem, created, json_body, ok_json};
+use crate::ops::{self, Ops};
 use crate::state::AppState;
-use crate::store::{self, roles::Role};
+use crate::store::roles::Role;
 
 /// Body of `POST /roles`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -48,12 +49,12 @@ fn base(state: &AppState) -> String {
     security(("bearer" = ["admin:read"])))]
 /// List roles by name.
 pub async fn list(
-    _admin: Admin,
+    admin: Admin,
     state: web::Data<AppState>,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, AdminError> {
     let paging = query.paging()?;
-    let all = store::roles::list(&state.db).await?;
+    let all = ops::catalog::roles(&Ops::of(&state), &admin.ctx).await?;
     Ok(ok_json(&Page::of_all(all, paging, &base(&state))))
 }
 
@@ -72,12 +73,12 @@ pub async fn create(
     payload: web::Payload,
 ) -> Result<HttpResponse, AdminError> {
     let input: RoleInput = json_body(&req, payload, false).await?;
-    let role = store::roles::create(
-        &state.db,
+    let role = ops::catalog::create_role(
+        &Ops::of(&state),
+        &admin.ctx,
         &input.name,
         &input.description,
         &input.scopes,
-        &admin.actor(),
     )
     .await?;
     Ok(created(format!("{}/{}", base(&state), role.name), &role))
@@ -90,11 +91,13 @@ pub async fn create(
     security(("bearer" = ["admin:read"])))]
 /// One role.
 pub async fn get(
-    _admin: Admin,
+    admin: Admin,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
-    Ok(ok_json(&store::roles::get(&state.db, &path).await?))
+    Ok(ok_json(
+        &ops::catalog::role(&Ops::of(&state), &admin.ctx, &path).await?,
+    ))
 }
 
 #[utoipa::path(put, path = "/admin/v1/roles/{name}", operation_id = "replace_role", tag = "roles", request_body = RoleUpdate,
@@ -117,15 +120,14 @@ pub async fn replace(
     if input.name.as_ref().is_some_and(|n| *n != *path) {
         return Err(AdminError::field("name", "must match the name in the path"));
     }
-    let (role, holders) = store::roles::replace(
-        &state.db,
+    let role = ops::catalog::replace_role(
+        &Ops::of(&state),
+        &admin.ctx,
         &path,
         &input.description,
         &input.scopes,
-        &admin.actor(),
     )
     .await?;
-    state.clients.invalidate_many(&holders).await;
     Ok(ok_json(&role))
 }
 
@@ -143,7 +145,6 @@ pub async fn delete(
     path: web::Path<String>,
     query: web::Query<ForceQuery>,
 ) -> Result<HttpResponse, AdminError> {
-    let holders = store::roles::delete(&state.db, &path, query.force()?, &admin.actor()).await?;
-    state.clients.invalidate_many(&holders).await;
+    ops::catalog::delete_role(&Ops::of(&state), &admin.ctx, &path, query.force()?).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::{Admin, AdminError, Problem, json_body, ok_json};
-use crate::oauth::revoke::{Revocation, RevokeError, revoke_access_token};
+use crate::oauth::revoke::Revocation;
+use crate::ops::{self, Ops};
 use crate::state::AppState;
-use crate::store;
 
 /// Body of `POST /tokens/revoke`.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -36,16 +36,12 @@ pub async fn revoke_token(
     payload: web::Payload,
 ) -> Result<HttpResponse, AdminError> {
     let input: RevokeTokenInput = json_body(&req, payload, false).await?;
-    match revoke_access_token(&state, &input.token, None, &admin.actor()).await {
-        Ok(Revocation::Revoked | Revocation::AlreadyRevoked) => {
-            Ok(HttpResponse::NoContent().finish())
-        }
-        Ok(Revocation::NotAToken) => Err(AdminError::field(
+    match ops::tokens::revoke(&Ops::of(&state), &admin.ctx, &input.token).await? {
+        Revocation::Revoked | Revocation::AlreadyRevoked => Ok(HttpResponse::NoContent().finish()),
+        Revocation::NotAToken => Err(AdminError::field(
             "token",
             "not a valid, unexpired access token of this server",
         )),
-        Err(RevokeError::Store(e)) => Err(e.into()),
-        Err(RevokeError::NotIssuedToCaller) => Err(AdminError::Internal),
     }
 }
 
@@ -69,16 +65,7 @@ pub async fn revoke_client_tokens(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
-    let revoked_before = store::revocations::revoke_client_tokens(
-        &state.db,
-        &path,
-        state.settings.token_max_ttl,
-        &admin.actor(),
-    )
-    .await?;
-    if let Err(e) = state.reload_revocations().await {
-        tracing::warn!(error = %e, "reloading revocations failed; the change log will retry");
-    }
+    let revoked_before = ops::clients::revoke_tokens(&Ops::of(&state), &admin.ctx, &path).await?;
     Ok(ok_json(&ClientTokensRevoked {
         client_id: path.into_inner(),
         revoked_before,

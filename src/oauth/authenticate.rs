@@ -55,14 +55,25 @@ pub async fn authenticate_client(
     if let Some(wait) = state.failures.client_locked(client_id) {
         return Err(retry(wait));
     }
-    // Unknown clients and clients without a live secret are checked against a decoy hash,
-    // so the time taken does not reveal which ids exist.
-    let hashes: Vec<_> = if live.is_empty() {
+    // A secret names the one hash to check (its secret id); secrets of the older form are
+    // checked against the client's older secrets. Unknown clients, unknown secret ids and
+    // clients without such a secret are checked against a decoy hash, so neither the time
+    // taken nor the work done reveals which ids exist or how many secrets a client has.
+    let carried = crate::secret::carried_secret_id(secret);
+    let candidates: Vec<&StoredSecret> = live
+        .iter()
+        .copied()
+        .filter(|s| match carried {
+            Some(id) => s.id_in_secret && s.secret_id == id,
+            None => !s.id_in_secret,
+        })
+        .collect();
+    let hashes: Vec<_> = if candidates.is_empty() {
         vec![state.decoy_hash.clone()]
     } else {
-        live.iter().map(|s| s.hash.clone()).collect()
+        candidates.iter().map(|s| s.hash.clone()).collect()
     };
-    let ids: Vec<String> = live.iter().map(|s| s.secret_id.clone()).collect();
+    let ids: Vec<String> = candidates.iter().map(|s| s.secret_id.clone()).collect();
     let pool = &state.argon2;
     let verified = state
         .verifications
@@ -87,7 +98,8 @@ pub async fn authenticate_client(
     match (client, matched) {
         (Some(c), Some(secret_id)) if c.enabled => accept(state, c, secret_id, source),
         _ => {
-            tracing::info!(client_id, "client authentication failed");
+            let shown = crate::secret::loggable_id(client_id);
+            tracing::info!(client_id = shown, "client authentication failed");
             state
                 .usage
                 .authentication_failed(client_id, chrono::Utc::now());
@@ -109,14 +121,14 @@ fn audit_lockout(state: &AppState, client_id: &str, lockout: Lockout) {
         ),
     };
     tracing::warn!(
-        client_id,
-        ?lockout,
+        client_id = crate::secret::loggable_id(client_id),
+        lockout = kind,
         "too many failed authentications: locked out"
     );
     let db = state.db.clone();
     let client_id = client_id.to_owned();
     actix_web::rt::spawn(async move {
-        let actor = crate::store::audit::Actor(None);
+        let actor = crate::store::audit::Actor::System;
         if let Err(e) =
             crate::store::audit::record(&db, kind, &actor, Some(&client_id), details).await
         {

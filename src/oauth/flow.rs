@@ -203,9 +203,13 @@ impl Issuer for JwtIssuer<'_> {
                 }
             }
         };
+        // Clamped at every issue: a lifetime stored under a higher `token.max_ttl_seconds`
+        // must not outlive the current bound (revocations are sized by it).
+        let settings = &self.state.settings;
         let ttl = client
             .token_ttl_seconds
-            .unwrap_or(self.state.settings.token_ttl.as_secs() as u32);
+            .unwrap_or(settings.token_ttl.as_secs() as u32)
+            .min(u32::try_from(settings.token_max_ttl.as_secs()).unwrap_or(u32::MAX));
         let now = chrono::Utc::now();
         let ring = self.state.keys.load();
         let issued = match sign_access_token(

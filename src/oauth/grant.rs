@@ -112,6 +112,37 @@ struct AccessTokenClaims<'a> {
     jti: &'a str,
 }
 
+/// Bytes of issue time (unix milliseconds, big-endian) at the head of a token id.
+const JTI_TIME_BYTES: usize = 6;
+
+/// A unique token id: the issue time in milliseconds, then 128 random bits. The time lets a
+/// cutoff (a disable, a revoke-all) separate tokens issued within the same second as it,
+/// which `iat` (whole seconds) cannot.
+fn token_id(now: chrono::DateTime<chrono::Utc>) -> String {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut bytes = [0u8; JTI_TIME_BYTES + 16];
+    let ms = now.timestamp_millis().to_be_bytes();
+    bytes[..JTI_TIME_BYTES].copy_from_slice(&ms[8 - JTI_TIME_BYTES..]);
+    rand::rng().fill_bytes(&mut bytes[JTI_TIME_BYTES..]);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// When a token of ours was issued, in unix milliseconds: from its `jti`, or, for ids of the
+/// older form, the start of its `iat` second (so a cutoff in that second covers it).
+pub fn issued_at_ms(jti: &str, iat: i64) -> i64 {
+    use base64::Engine;
+    let mut bytes = [0u8; JTI_TIME_BYTES + 16];
+    match base64::engine::general_purpose::URL_SAFE_NO_PAD.decode_slice(jti, &mut bytes) {
+        Ok(n) if n == bytes.len() => {
+            let mut ms = [0u8; 8];
+            ms[8 - JTI_TIME_BYTES..].copy_from_slice(&bytes[..JTI_TIME_BYTES]);
+            i64::from_be_bytes(ms)
+        }
+        _ => iat.saturating_mul(1000),
+    }
+}
+
 /// Signs an access token for `client_id` with the key that signs at `now`.
 pub fn sign_access_token(
     ring: &SigningKeyRing,
@@ -125,7 +156,7 @@ pub fn sign_access_token(
         tracing::error!("no signing key is active");
         TokenError::ServerError
     })?;
-    let jti = crate::secret::random_token(16);
+    let jti = token_id(now);
     let aud = match grant.audiences.as_slice() {
         [one] => Audience::One(one),
         many => Audience::Many(many),
@@ -166,6 +197,8 @@ mod tests {
         TokenClient {
             client_id: "c".into(),
             enabled: true,
+            root: true,
+            tokens_valid_after_ms: None,
             token_ttl_seconds: None,
             allowed_ips: vec![],
             scopes: vec![
@@ -179,6 +212,19 @@ mod tests {
 
     fn none() -> Option<std::str::Split<'static, char>> {
         None
+    }
+
+    #[test]
+    fn token_ids_carry_their_issue_time_in_milliseconds() {
+        let now = chrono::DateTime::from_timestamp_millis(1_795_345_173_456).unwrap();
+        let jti = token_id(now);
+        assert_eq!(issued_at_ms(&jti, 1), 1_795_345_173_456);
+        assert_ne!(jti, token_id(now), "ids are unique");
+        // Ids of the older form (16 random bytes) fall back to the start of the iat second.
+        assert_eq!(
+            issued_at_ms("AAAAAAAAAAAAAAAAAAAAAA", 1_795_345_173),
+            1_795_345_173_000
+        );
     }
 
     #[test]

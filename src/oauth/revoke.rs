@@ -4,7 +4,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::introspect::authenticated_reference;
-use super::verify::{UNKNOWN_KEY, verify_access_token};
+use super::verify::{UNKNOWN_KEY, VerifiedToken, verify_access_token};
 use super::{TokenError, no_store};
 use crate::state::AppState;
 use crate::store::audit::Actor;
@@ -39,24 +39,38 @@ pub async fn revoke_access_token(
     only_of: Option<&str>,
     actor: &Actor,
 ) -> Result<Revocation, RevokeError> {
+    let Some(verified) = revocable_token(state, token).await else {
+        return Ok(Revocation::NotAToken);
+    };
+    if only_of.is_some_and(|caller| caller != verified.client_id) {
+        return Err(RevokeError::NotIssuedToCaller);
+    }
+    revoke_verified(state, &verified, actor).await
+}
+
+/// `token` verified as one of ours and unexpired (its signature, issuer and expiry); `None`
+/// when there is nothing to revoke.
+pub async fn revocable_token(state: &AppState, token: &str) -> Option<VerifiedToken> {
     let now = chrono::Utc::now();
-    let verified = match verify_access_token(&state.keys.load(), &state.issuer, token, now) {
-        Ok(v) => v,
+    match verify_access_token(&state.keys.load(), &state.issuer, token, now) {
+        Ok(v) => Some(v),
         // Perhaps signed by a key another replica added a moment ago: look once more.
         Err(e) if e.0 == UNKNOWN_KEY => {
             if let Err(e) = state.reload_keys().await {
                 tracing::warn!(error = %e, "reloading keys failed");
             }
-            match verify_access_token(&state.keys.load(), &state.issuer, token, now) {
-                Ok(v) => v,
-                Err(_) => return Ok(Revocation::NotAToken),
-            }
+            verify_access_token(&state.keys.load(), &state.issuer, token, now).ok()
         }
-        Err(_) => return Ok(Revocation::NotAToken),
-    };
-    if only_of.is_some_and(|caller| caller != verified.client_id) {
-        return Err(RevokeError::NotIssuedToCaller);
+        Err(_) => None,
     }
+}
+
+/// Revokes a verified token until it expires, on every replica.
+pub async fn revoke_verified(
+    state: &AppState,
+    verified: &VerifiedToken,
+    actor: &Actor,
+) -> Result<Revocation, RevokeError> {
     if state.revocations.load().has_jti(&verified.jti) {
         return Ok(Revocation::AlreadyRevoked);
     }
@@ -82,7 +96,7 @@ pub async fn revoke(
     payload: web::Payload,
 ) -> Result<HttpResponse, TokenError> {
     let (reference, caller) = authenticated_reference(&state, &req, payload).await?;
-    let actor = Actor(Some(caller.clone()));
+    let actor = Actor::Client(caller.clone());
     match revoke_access_token(&state, &reference.token, Some(&caller), &actor).await {
         Ok(_) => {
             let mut response = HttpResponse::Ok();

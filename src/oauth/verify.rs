@@ -176,9 +176,25 @@ pub async fn check_active(
     {
         return Err(TokenCheckError::Inactive("revoked"));
     }
+    active_client(state, &verified).await?;
+    Ok(verified)
+}
+
+/// The client of a verified token, if the token is still in force for it: the client exists,
+/// is effective (it and its owners enabled), and no cutoff (a disable, a revoke-all) came
+/// after the token was issued.
+pub async fn active_client(
+    state: &crate::state::AppState,
+    verified: &VerifiedToken,
+) -> Result<std::sync::Arc<crate::store::TokenClient>, TokenCheckError> {
     match state.clients.get(&verified.client_id).await? {
-        Some(client) if client.enabled => Ok(verified),
-        Some(_) => Err(TokenCheckError::Inactive("client disabled")),
+        Some(client) if !client.enabled => Err(TokenCheckError::Inactive("client disabled")),
+        Some(client)
+            if client.revoked_at_issue(super::grant::issued_at_ms(&verified.jti, verified.iat)) =>
+        {
+            Err(TokenCheckError::Inactive("issued before a cutoff"))
+        }
+        Some(client) => Ok(client),
         None => Err(TokenCheckError::Inactive("client deleted")),
     }
 }

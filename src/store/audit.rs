@@ -11,14 +11,38 @@ use serde::Serialize;
 use super::StoreError;
 use super::apis::now;
 
-/// Who acted: a client through the admin API, or the CLI (`None`).
-#[derive(Debug, Clone, Default)]
-pub struct Actor(pub Option<String>);
+/// Who acted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// The command line, acting directly on the database.
+    Cli,
+    /// The server itself: scheduled key rotation, lockouts.
+    System,
+    /// A client, through the admin API or the OAuth endpoints.
+    Client(String),
+}
 
 impl Actor {
     /// The command line, acting directly on the database.
     pub fn cli() -> Self {
-        Actor(None)
+        Actor::Cli
+    }
+
+    /// The stored `actor_type`.
+    fn kind(&self) -> &'static str {
+        match self {
+            Actor::Cli => "cli",
+            Actor::System => "system",
+            Actor::Client(_) => "client",
+        }
+    }
+
+    /// The acting client, if a client acted.
+    pub fn client_id(&self) -> Option<&str> {
+        match self {
+            Actor::Client(id) => Some(id),
+            Actor::Cli | Actor::System => None,
+        }
     }
 }
 
@@ -32,8 +56,10 @@ pub struct AuditEvent {
     /// e.g. `client.created`, `secret.reset`, `token.issued`.
     #[serde(rename = "type")]
     pub kind: String,
-    /// The acting client, `null` for the CLI.
+    /// The acting client, `null` for the CLI and the server itself.
     pub actor: Option<String>,
+    /// `cli`, `system` or `client` (`null` on events recorded before it was kept).
+    pub actor_type: Option<String>,
     /// The object changed.
     pub target: Option<String>,
     /// What changed (field names, never secret values), or counts.
@@ -49,22 +75,24 @@ pub async fn record(
     target: Option<&str>,
     details: serde_json::Value,
 ) -> Result<(), StoreError> {
-    record_at(db, now(), kind, actor.0.as_deref(), target, details).await
+    record_at(db, now(), kind, actor, target, details).await
 }
 
 pub(crate) async fn record_at(
     db: &impl ConnectionTrait,
     time: DateTime<Utc>,
     kind: &str,
-    actor: Option<&str>,
+    actor: &Actor,
     target: Option<&str>,
     details: serde_json::Value,
 ) -> Result<(), StoreError> {
     audit_event::ActiveModel {
         time: Set(time),
         r#type: Set(kind.to_owned()),
-        actor: Set(actor.map(str::to_owned)),
-        target: Set(target.map(str::to_owned)),
+        actor: Set(actor.client_id().map(str::to_owned)),
+        actor_type: Set(Some(actor.kind().to_owned())),
+        // A caller may send a secret where an id belongs: never store one.
+        target: Set(target.map(|t| crate::secret::loggable_id(t).to_owned())),
         details: Set(details.to_string()),
         ..Default::default()
     }
@@ -78,6 +106,8 @@ pub(crate) async fn record_at(
 pub struct AuditFilter {
     /// Matches actor or target.
     pub client_id: Option<String>,
+    /// When set, only events whose actor or target is one of these (a delegated admin's view).
+    pub among: Option<Vec<String>>,
     /// Exact type.
     pub kind: Option<String>,
     /// Inclusive lower bound.
@@ -93,6 +123,13 @@ fn filtered(filter: &AuditFilter) -> sea_orm::Select<audit_event::Entity> {
             sea_orm::Condition::any()
                 .add(audit_event::Column::Actor.eq(c.clone()))
                 .add(audit_event::Column::Target.eq(c.clone())),
+        );
+    }
+    if let Some(ids) = &filter.among {
+        q = q.filter(
+            sea_orm::Condition::any()
+                .add(audit_event::Column::Actor.is_in(ids.iter().cloned()))
+                .add(audit_event::Column::Target.is_in(ids.iter().cloned())),
         );
     }
     if let Some(k) = &filter.kind {
@@ -128,6 +165,9 @@ pub async fn page(
                 id: r.id,
                 time: r.time,
                 kind: r.r#type,
+                actor_type: r
+                    .actor_type
+                    .or_else(|| r.actor.as_ref().map(|_| "client".to_owned())),
                 actor: r.actor,
                 target: r.target,
                 details: serde_json::from_str(&r.details).unwrap_or_default(),

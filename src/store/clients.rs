@@ -286,11 +286,12 @@ pub async fn create(
         created_at: Set(now),
         updated_at: Set(now),
         last_used_at: Set(None),
+        tokens_valid_after: Set(None),
     }
     .insert(&txn)
     .await?;
     write_grants(&txn, &client_id, &f.scopes, &f.roles).await?;
-    let secret_id = random_id(12);
+    let secret_id = secret.secret_id().to_owned();
     client_secret::ActiveModel {
         secret_id: Set(secret_id.clone()),
         client_id: Set(client_id.clone()),
@@ -299,6 +300,7 @@ pub async fn create(
         created_at: Set(now),
         expires_at: Set(None),
         last_used_at: Set(None),
+        id_in_secret: Set(true),
     }
     .insert(&txn)
     .await?;
@@ -331,14 +333,47 @@ pub async fn get(db: &impl ConnectionTrait, client_id: &str) -> Result<Client, S
     Ok(page.remove(0))
 }
 
-/// A page of clients, oldest first, and the total count.
+/// The owners above `client_id`, nearest first, up to a root client (at most 64; a cycle
+/// ends the walk). `NotFound` if the client does not exist.
+pub async fn owner_chain(
+    db: &impl ConnectionTrait,
+    client_id: &str,
+) -> Result<Vec<client::Model>, StoreError> {
+    let model = client::Entity::find_by_id(client_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("client {client_id}")))?;
+    let mut chain: Vec<client::Model> = Vec::new();
+    let mut next = model.owner;
+    while let Some(owner) = next.take() {
+        if owner == client_id || chain.iter().any(|c| c.client_id == owner) || chain.len() >= 64 {
+            break;
+        }
+        let Some(o) = client::Entity::find_by_id(&owner).one(db).await? else {
+            break;
+        };
+        next = o.owner.clone();
+        chain.push(o);
+    }
+    Ok(chain)
+}
+
+/// A page of clients, oldest first, and the total count; `among` limits it to those ids.
 pub async fn page(
     db: &impl ConnectionTrait,
+    among: Option<&[String]>,
     offset: u64,
     limit: u64,
 ) -> Result<(Vec<Client>, u64), StoreError> {
-    let total = client::Entity::find().count(db).await?;
-    let models = client::Entity::find()
+    let scoped = || {
+        let q = client::Entity::find();
+        match among {
+            Some(ids) => q.filter(client::Column::ClientId.is_in(ids.iter().cloned())),
+            None => q,
+        }
+    };
+    let total = scoped().count(db).await?;
+    let models = scoped()
         .order_by_asc(client::Column::CreatedAt)
         .order_by_asc(client::Column::ClientId)
         .offset(offset)
@@ -393,10 +428,29 @@ pub async fn replace(
         .one(&txn)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("client {client_id}")))?;
+    if f.enabled
+        && let Some(off) = owner_chain(&txn, client_id)
+            .await?
+            .into_iter()
+            .find(|o| !o.enabled)
+    {
+        return Err(StoreError::Conflict {
+            field: "enabled",
+            message: format!(
+                "its owner {} is disabled: a client under a disabled owner cannot be enabled",
+                off.client_id
+            ),
+        });
+    }
+    let disabling = model.enabled && !f.enabled;
     let mut active: client::ActiveModel = model.into();
     active.name = Set(f.name);
     active.description = Set(f.description);
     active.enabled = Set(f.enabled);
+    if disabling {
+        // Every token issued so far stays inactive, even after a re-enable.
+        active.tokens_valid_after = Set(Some(now()));
+    }
     active.allowed_ips = Set(serde_json::to_string(&f.allowed_ips).unwrap_or_else(|_| "[]".into()));
     active.token_ttl_seconds = Set(f.token_ttl_seconds);
     active.updated_at = Set(now());
@@ -413,8 +467,11 @@ pub async fn replace(
     } else {
         Vec::new()
     };
-    // Owned clients' effective scopes are capped by this one's: they must be reloaded.
-    if before.scopes != after.scopes || before.roles != after.roles {
+    // Owned clients' effective scopes and state follow this one's: they must be reloaded.
+    if before.scopes != after.scopes
+        || before.roles != after.roles
+        || before.enabled != after.enabled
+    {
         for id in owned_transitively(&txn, client_id).await? {
             crate::store::changes::record(&txn, &id).await?;
             cascaded.push(id);
@@ -482,9 +539,11 @@ async fn disable_owned(
                 continue;
             }
             if c.enabled {
+                let now = now();
                 client::Entity::update_many()
                     .col_expr(client::Column::Enabled, Expr::value(false))
-                    .col_expr(client::Column::UpdatedAt, Expr::value(now()))
+                    .col_expr(client::Column::UpdatedAt, Expr::value(now))
+                    .col_expr(client::Column::TokensValidAfter, Expr::value(Some(now)))
                     .filter(client::Column::ClientId.eq(c.client_id.as_str()))
                     .exec(txn)
                     .await?;

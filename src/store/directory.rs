@@ -32,6 +32,8 @@ pub struct StoredSecret {
     /// Set once argon2id has verified this secret; lives and dies with this cache entry,
     /// so any change to the client or its secrets drops it.
     pub verified: crate::secret::VerifiedTag,
+    /// Whether the secret string carries `secret_id` (checked by that id alone).
+    pub id_in_secret: bool,
 }
 
 /// Everything the token endpoint needs about one client.
@@ -39,8 +41,14 @@ pub struct StoredSecret {
 pub struct TokenClient {
     /// The client's id.
     pub client_id: String,
-    /// Disabled clients get `invalid_client`.
+    /// Effective state: the client and every owner above it are enabled. Disabled clients
+    /// get `invalid_client`, and their tokens are inactive.
     pub enabled: bool,
+    /// Made by the CLI (no owner): may administer, and grant, anything.
+    pub root: bool,
+    /// Tokens issued at or before this instant (unix milliseconds) are inactive: the last
+    /// disable or revocation of every token of the client.
+    pub tokens_valid_after_ms: Option<i64>,
     /// Token lifetime in seconds; `None` follows `token.ttl_seconds`.
     pub token_ttl_seconds: Option<u32>,
     /// Source ranges it may call from; empty means any.
@@ -54,8 +62,18 @@ pub struct TokenClient {
 impl TokenClient {
     /// Whether a request from `source` may use this client.
     pub fn allows_source(&self, source: Option<std::net::IpAddr>) -> bool {
+        // An IPv4 peer seen on an IPv6 socket arrives as ::ffff:a.b.c.d: compare it as IPv4.
         self.allowed_ips.is_empty()
-            || source.is_some_and(|ip| self.allowed_ips.iter().any(|net| net.contains(&ip)))
+            || source.is_some_and(|ip| {
+                let ip = ip.to_canonical();
+                self.allowed_ips.iter().any(|net| net.contains(&ip))
+            })
+    }
+
+    /// Whether a token issued at `issued_ms` (unix milliseconds) is cut off.
+    pub fn revoked_at_issue(&self, issued_ms: i64) -> bool {
+        self.tokens_valid_after_ms
+            .is_some_and(|cutoff| issued_ms <= cutoff)
     }
 
     /// Secrets that have not expired at `now` (unix seconds).
@@ -109,20 +127,28 @@ pub async fn load_token_client(
     let mut scopes = granted(db, client_id).await?;
     // Effective scopes are capped by the owner's, transitively, up to the first root client
     // (made by the CLI, no owner), which may grant anything. A missing owner caps to nothing.
+    // The client is effective only while every owner on the way is enabled (SPEC §5).
+    let mut enabled = model.enabled;
     let mut owner = model.owner.clone();
     let mut seen = BTreeSet::from([client_id.to_owned()]);
     while let Some(owner_id) = owner.take() {
         if !seen.insert(owner_id.clone()) || seen.len() > 64 {
             scopes.clear();
+            enabled = false;
             break;
         }
         match client::Entity::find_by_id(&owner_id).one(db).await? {
-            None => scopes.clear(),
-            Some(o) if o.owner.is_none() => {}
+            None => {
+                scopes.clear();
+                enabled = false;
+            }
             Some(o) => {
-                let held = granted(db, &owner_id).await?;
-                scopes.retain(|s| held.contains(s));
-                owner = o.owner;
+                enabled &= o.enabled;
+                if o.owner.is_some() {
+                    let held = granted(db, &owner_id).await?;
+                    scopes.retain(|s| held.contains(s));
+                    owner = o.owner;
+                }
             }
         }
     }
@@ -150,12 +176,15 @@ pub async fn load_token_client(
                 hash: Arc::new(hash),
                 expires_at: s.expires_at.map(|t| t.timestamp()),
                 verified: Default::default(),
+                id_in_secret: s.id_in_secret,
             })
         })
         .collect();
     Ok(Some(TokenClient {
         client_id: model.client_id,
-        enabled: model.enabled,
+        enabled,
+        root: model.owner.is_none(),
+        tokens_valid_after_ms: model.tokens_valid_after.map(|t| t.timestamp_millis()),
         token_ttl_seconds: model.token_ttl_seconds.and_then(|t| u32::try_from(t).ok()),
         allowed_ips: serde_json::from_str::<Vec<String>>(&model.allowed_ips)
             .unwrap_or_default()
@@ -170,7 +199,7 @@ pub async fn load_token_client(
 /// A bounded cache of the clients in use, so a token request reads no database when warm.
 ///
 /// Entries leave when idle or when a change to the client is made here (the admin handlers
-/// invalidate at once) or elsewhere (the change log, polled every second). Unknown ids are not
+/// invalidate at once) or elsewhere (the change log, polled every 250 ms). Unknown ids are not
 /// cached, so a client created elsewhere is usable at once.
 #[derive(Clone)]
 pub struct ClientDirectory {

@@ -151,7 +151,8 @@ pub async fn rotate_if_due(
         jwks_max_age,
         max_ttl,
         false,
-        &super::audit::Actor::cli(),
+        // Scheduled: the server acts, not an operator.
+        &super::audit::Actor::System,
     )
     .await?;
     txn.commit().await?;

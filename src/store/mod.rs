@@ -64,11 +64,22 @@ impl StoreError {
 }
 
 /// Parses an allowed source: an IPv4/IPv6 address or a CIDR with a valid prefix.
+/// IPv4-mapped IPv6 entries (`::ffff:10.0.0.0/104`) are read as the IPv4 range they map.
 pub fn parse_ip_range(s: &str) -> Option<ipnet::IpNet> {
     let s = s.trim();
-    s.parse::<ipnet::IpNet>()
+    let net = s
+        .parse::<ipnet::IpNet>()
         .ok()
-        .or_else(|| s.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
+        .or_else(|| s.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))?;
+    match net {
+        ipnet::IpNet::V6(v6) => match v6.addr().to_ipv4_mapped() {
+            Some(v4) if v6.prefix_len() >= 96 => ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96)
+                .ok()
+                .map(ipnet::IpNet::V4),
+            _ => Some(net),
+        },
+        v4 => Some(v4),
+    }
 }
 
 /// Opens the database: SQLite in WAL mode with a small pool, or PostgreSQL.
@@ -113,6 +124,35 @@ fn create_sqlite_parent(url: &str) -> Result<(), StoreError> {
                 parent.display()
             )))
         })?;
+    }
+    restrict_sqlite_files(Path::new(path))
+}
+
+/// The database holds hashes, sealed keys and the audit trail: owner-only (0600). SQLite gives
+/// its `-wal` and `-shm` the database file's mode, so creating the file first covers them;
+/// files left by an older version are narrowed too.
+fn restrict_sqlite_files(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let fail = |e: std::io::Error| {
+        StoreError::Db(DbErr::Custom(format!(
+            "cannot create {}: {e}",
+            path.display()
+        )))
+    };
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(fail)?;
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let file = format!("{}{suffix}", path.display());
+        if let Ok(meta) = std::fs::metadata(&file)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                .map_err(fail)?;
+        }
     }
     Ok(())
 }

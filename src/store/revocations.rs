@@ -108,40 +108,37 @@ async fn store(
     audit::record(txn, kind, actor, Some(client_id), details).await
 }
 
-/// Revokes every token issued to `client_id` up to now; returns the cutoff. Tokens issued
-/// later in the same second are revoked too (`iat` has whole seconds).
+/// Revokes every token issued to `client_id` up to now; returns the cutoff (milliseconds; a
+/// token's issue time in milliseconds is in its `jti`). The cutoff is kept on the client, not
+/// sized by any lifetime setting, so it holds however `token.max_ttl_seconds` changes later.
 pub async fn revoke_client_tokens(
     db: &DatabaseConnection,
     client_id: &str,
-    max_ttl: std::time::Duration,
     actor: &Actor,
 ) -> Result<DateTime<Utc>, StoreError> {
     let txn = super::begin_write(db).await?;
-    if client::Entity::find_by_id(client_id)
-        .one(&txn)
-        .await?
-        .is_none()
-    {
+    let now = now();
+    let cutoff = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
+    let updated = client::Entity::update_many()
+        .col_expr(
+            client::Column::TokensValidAfter,
+            sea_orm::sea_query::Expr::value(Some(cutoff)),
+        )
+        .filter(client::Column::ClientId.eq(client_id))
+        .exec(&txn)
+        .await?;
+    if updated.rows_affected == 0 {
         return Err(StoreError::NotFound(format!("client {client_id}")));
     }
-    let now = now();
-    let cutoff = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
-    // Per-client lifetimes are capped by max_ttl; the leeway covers verifiers' clock skew.
-    let lifetime = chrono::Duration::from_std(max_ttl).unwrap_or(chrono::Duration::MAX);
-    let expires_at = cutoff + lifetime + KEEP_AFTER_EXPIRY;
-    let row = revocation::ActiveModel {
-        client_id: Set(client_id.to_owned()),
-        jti: Set(None),
-        issued_before: Set(Some(cutoff)),
-        expires_at: Set(expires_at),
-        revoked_at: Set(now),
-        ..Default::default()
-    };
-    let event = (
+    changes::record(&txn, client_id).await?;
+    audit::record(
+        &txn,
         "client.tokens_revoked",
+        actor,
+        Some(client_id),
         serde_json::json!({"issued_before": cutoff}),
-    );
-    store(&txn, client_id, row, event, actor).await?;
+    )
+    .await?;
     txn.commit().await?;
     Ok(cutoff)
 }

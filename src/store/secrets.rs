@@ -3,15 +3,15 @@
 use chrono::{DateTime, Utc};
 use entity::{client, client_secret};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
 use serde::Serialize;
 
 use super::StoreError;
 use super::apis::now;
 use super::audit::{self, Actor};
-use crate::secret::{ClientSecret, random_id};
+use crate::secret::ClientSecret;
 
 /// A secret as lists show it: never the secret, never its hash.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -72,18 +72,22 @@ async fn insert(
     expires_at: Option<DateTime<Utc>>,
 ) -> Result<SecretInfo, StoreError> {
     let model = client_secret::ActiveModel {
-        secret_id: Set(random_id(12)),
+        secret_id: Set(secret.secret_id().to_owned()),
         client_id: Set(client_id.to_owned()),
         secret_hash: Set(hash),
         masked: Set(secret.masked()),
         created_at: Set(now()),
         expires_at: Set(expires_at),
         last_used_at: Set(None),
+        id_in_secret: Set(true),
     }
     .insert(db)
     .await?;
     Ok(model.into())
 }
+
+/// Live (unexpired) secrets a client may hold at once (SPEC §3).
+pub const MAX_LIVE_SECRETS: u64 = 10;
 
 /// Adds a secret beside the existing ones (rotation without downtime).
 pub async fn add(
@@ -99,6 +103,23 @@ pub async fn add(
     let (secret, hash) = ClientSecret::generate_hashed().await;
     let hash = hash.0;
     let txn = super::begin_write(db).await?;
+    let live = client_secret::Entity::find()
+        .filter(client_secret::Column::ClientId.eq(client_id))
+        .filter(
+            sea_orm::Condition::any()
+                .add(client_secret::Column::ExpiresAt.is_null())
+                .add(client_secret::Column::ExpiresAt.gt(Utc::now())),
+        )
+        .count(&txn)
+        .await?;
+    if live >= MAX_LIVE_SECRETS {
+        return Err(StoreError::Conflict {
+            field: "secrets",
+            message: format!(
+                "a client holds at most {MAX_LIVE_SECRETS} live secrets: delete one first"
+            ),
+        });
+    }
     let info = insert(&txn, client_id, &secret, hash, expires_at).await?;
     super::changes::record(&txn, client_id).await?;
     audit::record(

@@ -154,11 +154,17 @@ async fn write(
                 .await?;
         }
         for ((kind, client_id, at), count) in counters {
+            // Issuance is the client's act; failures and refusals are counted by the server.
+            let actor = if *kind == "token.issued" {
+                super::audit::Actor::Client(client_id.clone())
+            } else {
+                super::audit::Actor::System
+            };
             record_at(
                 &txn,
                 *at,
                 kind,
-                (*kind == "token.issued").then_some(client_id.as_str()),
+                &actor,
                 Some(client_id),
                 serde_json::json!({"count": count}),
             )

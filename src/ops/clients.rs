@@ -1,0 +1,223 @@
+//! Clients and their secrets: the owner rule, the subtree rule, self-protection, and the
+//! cache invalidation every change needs.
+
+use chrono::{DateTime, Utc};
+
+use super::{Context, Ops, OpsError, Permission, Target};
+use crate::secret::ClientSecret;
+use crate::store::secrets::SecretInfo;
+use crate::store::{self, Client, ClientFields, NewClient};
+
+/// A page of the clients the actor may see, oldest first, and their total.
+pub async fn list(
+    ops: &Ops<'_>,
+    ctx: &Context,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<Client>, u64), OpsError> {
+    ctx.require(Permission::ReadClients)?;
+    let among = ctx.visible_clients(ops.db).await?;
+    Ok(store::clients::page(ops.db, among.as_deref(), offset, limit).await?)
+}
+
+/// One client and the tokens issued to it in the last 24 hours.
+pub async fn get(ops: &Ops<'_>, ctx: &Context, client_id: &str) -> Result<(Client, u64), OpsError> {
+    ctx.client_target(ops.db, Permission::ReadClients, client_id)
+        .await?;
+    let client = store::clients::get(ops.db, client_id).await?;
+    let since = Utc::now() - chrono::Duration::hours(24);
+    let issued = store::audit::tokens_issued_since(ops.db, client_id, since).await?;
+    Ok((client, issued))
+}
+
+/// Creates a client owned by the acting client (a root client when the CLI acts), with its
+/// first secret.
+pub async fn create(
+    ops: &Ops<'_>,
+    ctx: &Context,
+    fields: ClientFields,
+) -> Result<(Client, ClientSecret), OpsError> {
+    ctx.require(Permission::WriteClients)?;
+    check_grantable(ops, ctx, &fields.scopes, &fields.roles).await?;
+    let new = NewClient {
+        fields,
+        owner: ctx.client_id().map(str::to_owned),
+    };
+    Ok(store::clients::create(ops.db, new, ops.settings.token_max_ttl, Some(&ctx.actor)).await?)
+}
+
+/// Replaces a client's settable fields. Newly granted scopes and roles follow the owner rule;
+/// a delegated admin may change only its own name and description.
+pub async fn replace(
+    ops: &Ops<'_>,
+    ctx: &Context,
+    client_id: &str,
+    fields: ClientFields,
+) -> Result<Client, OpsError> {
+    let target = ctx
+        .client_target(ops.db, Permission::WriteClients, client_id)
+        .await?;
+    let before = store::clients::get(ops.db, client_id).await?;
+    if target == Target::Itself {
+        let normalized_ips: Vec<String> = fields
+            .allowed_ips
+            .iter()
+            .filter_map(|ip| store::parse_ip_range(ip).map(|n| n.to_string()))
+            .collect();
+        let mut ips = normalized_ips;
+        ips.sort();
+        ips.dedup();
+        let mut scopes = fields.scopes.clone();
+        scopes.sort();
+        scopes.dedup();
+        let mut roles = fields.roles.clone();
+        roles.sort();
+        roles.dedup();
+        if scopes != before.scopes
+            || roles != before.roles
+            || fields.enabled != before.enabled
+            || fields.token_ttl_seconds != before.token_ttl_seconds
+            || ips != before.allowed_ips
+        {
+            return Err(OpsError::Forbidden(
+                "a client may not change its own scopes, roles, lifetime, state or allowed \
+                 addresses"
+                    .into(),
+            ));
+        }
+    }
+    let added: Vec<String> = fields
+        .scopes
+        .iter()
+        .filter(|s| !before.scopes.contains(s))
+        .cloned()
+        .collect();
+    let added_roles: Vec<String> = fields
+        .roles
+        .iter()
+        .filter(|r| !before.roles.contains(r))
+        .cloned()
+        .collect();
+    check_grantable(ops, ctx, &added, &added_roles).await?;
+    let (client, cascaded) = store::clients::replace(
+        ops.db,
+        client_id,
+        fields,
+        ops.settings.token_max_ttl,
+        &ctx.actor,
+    )
+    .await?;
+    ops.invalidate(cascaded.iter().map(String::as_str).chain([client_id]))
+        .await;
+    Ok(client)
+}
+
+/// Deletes a client (not oneself); the clients it owned are disabled.
+pub async fn delete(ops: &Ops<'_>, ctx: &Context, client_id: &str) -> Result<(), OpsError> {
+    if ctx
+        .client_target(ops.db, Permission::WriteClients, client_id)
+        .await?
+        == Target::Itself
+    {
+        return Err(OpsError::Forbidden("a client may not delete itself".into()));
+    }
+    let cascaded = store::clients::delete(ops.db, client_id, &ctx.actor).await?;
+    ops.invalidate(cascaded.iter().map(String::as_str).chain([client_id]))
+        .await;
+    Ok(())
+}
+
+/// A client's secrets, masked.
+pub async fn secrets(
+    ops: &Ops<'_>,
+    ctx: &Context,
+    client_id: &str,
+) -> Result<Vec<SecretInfo>, OpsError> {
+    ctx.client_target(ops.db, Permission::ReadClients, client_id)
+        .await?;
+    Ok(store::secrets::list(ops.db, client_id).await?)
+}
+
+/// Adds a secret beside the others (at most ten live ones).
+pub async fn add_secret(
+    ops: &Ops<'_>,
+    ctx: &Context,
+    client_id: &str,
+    expires_at: Option<DateTime<Utc>>,
+) -> Result<(SecretInfo, ClientSecret), OpsError> {
+    ctx.client_target(ops.db, Permission::WriteClients, client_id)
+        .await?;
+    let added = store::secrets::add(ops.db, client_id, expires_at, &ctx.actor).await?;
+    ops.invalidate([client_id]).await;
+    Ok(added)
+}
+
+/// Deletes one secret; it stops working at once.
+pub async fn delete_secret(
+    ops: &Ops<'_>,
+    ctx: &Context,
+    client_id: &str,
+    secret_id: &str,
+) -> Result<(), OpsError> {
+    ctx.client_target(ops.db, Permission::WriteClients, client_id)
+        .await?;
+    store::secrets::delete(ops.db, client_id, secret_id, &ctx.actor).await?;
+    ops.invalidate([client_id]).await;
+    Ok(())
+}
+
+/// Replaces every secret with a new one.
+pub async fn reset_secret(
+    ops: &Ops<'_>,
+    ctx: &Context,
+    client_id: &str,
+) -> Result<(SecretInfo, ClientSecret), OpsError> {
+    ctx.client_target(ops.db, Permission::WriteClients, client_id)
+        .await?;
+    let reset = store::secrets::reset(ops.db, client_id, &ctx.actor).await?;
+    ops.invalidate([client_id]).await;
+    Ok(reset)
+}
+
+/// Revokes every token issued to the client so far; returns the cutoff.
+pub async fn revoke_tokens(
+    ops: &Ops<'_>,
+    ctx: &Context,
+    client_id: &str,
+) -> Result<DateTime<Utc>, OpsError> {
+    ctx.client_target(ops.db, Permission::RevokeTokens, client_id)
+        .await?;
+    let cutoff = store::revocations::revoke_client_tokens(ops.db, client_id, &ctx.actor).await?;
+    ops.invalidate([client_id]).await;
+    Ok(cutoff)
+}
+
+/// The owner rule: a delegated admin may grant only scopes it holds now, directly or through
+/// the roles it assigns (every scope of such a role must be one it holds).
+async fn check_grantable(
+    ops: &Ops<'_>,
+    ctx: &Context,
+    scopes: &[String],
+    roles: &[String],
+) -> Result<(), OpsError> {
+    let Some(held) = ctx.held_scopes() else {
+        return Ok(());
+    };
+    let mut wanted = scopes.to_vec();
+    wanted.extend(store::roles::scopes_of_roles(ops.db, roles).await?);
+    let mut missing: Vec<&str> = wanted
+        .iter()
+        .filter(|s| !held.iter().any(|h| h == *s))
+        .map(String::as_str)
+        .collect();
+    missing.sort_unstable();
+    missing.dedup();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(OpsError::Forbidden(format!(
+            "you may grant only scopes you hold; not held: {}",
+            missing.join(" ")
+        )))
+    }
+}
