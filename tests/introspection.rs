@@ -163,6 +163,7 @@ async fn introspection_reports_inactive_tokens_without_detail() {
     }
     // A disabled client's unexpired token is inactive; enabling it again revives it.
     let id = f.worker.0.as_str();
+    let old = token.clone();
     let out = f.t.cli(&["clients", "disable", id]);
     assert!(out.status.success());
     let deadline = std::time::Instant::now() + Duration::from_secs(3);
@@ -177,12 +178,29 @@ async fn introspection_reports_inactive_tokens_without_detail() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // Enabling it again does not revive tokens issued before the disable (SPEC §5); tokens
+    // issued after it are active.
     assert!(f.t.cli(&["clients", "enable", id]).status.success());
     let deadline = std::time::Instant::now() + Duration::from_secs(3);
-    while introspect(&f.s, &f.gateway, &token).await["active"] != true {
-        assert!(std::time::Instant::now() < deadline, "not active again");
+    let token = loop {
+        let resp =
+            f.s.token_request(
+                Some((&f.worker.0, &f.worker.1)),
+                &[("grant_type", "client_credentials")],
+            )
+            .await;
+        if resp.status() == 200 {
+            let body: Value = resp.json().await.unwrap();
+            break body["access_token"].as_str().unwrap().to_owned();
+        }
+        assert!(std::time::Instant::now() < deadline, "not enabled again");
         tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    };
+    assert_eq!(
+        introspect(&f.s, &f.gateway, &old).await,
+        json!({"active": false})
+    );
+    assert_eq!(introspect(&f.s, &f.gateway, &token).await["active"], true);
     // A deleted client's token is inactive.
     assert!(f.t.cli(&["clients", "delete", id]).status.success());
     let deadline = std::time::Instant::now() + Duration::from_secs(3);
