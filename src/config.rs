@@ -72,6 +72,10 @@ pub struct Settings {
     pub failed_auth_per_source: u32,
     /// `limits.failed_auth_window_seconds`: the window both limits refill over.
     pub failed_auth_window: Duration,
+    /// `database.max_stale_seconds`: while the database does not answer, how long clients in
+    /// memory keep getting tokens with the rights last read (a change made elsewhere meanwhile
+    /// is seen within this bound); then they are dropped and refused with 503 until it returns.
+    pub database_max_stale: Duration,
 }
 
 const DEFAULTS: &[(&str, &str)] = &[
@@ -93,6 +97,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("limits.failed_auth_per_client", "10"),
     ("limits.failed_auth_per_source", "30"),
     ("limits.failed_auth_window_seconds", "60"),
+    ("database.max_stale_seconds", "900"),
 ];
 
 impl Settings {
@@ -221,6 +226,7 @@ impl Settings {
                 1,
                 "expected whole seconds, at least 1",
             )?,
+            database_max_stale: seconds(cfg, "database.max_stale_seconds", 1, AT_LEAST_1)?,
         })
     }
 

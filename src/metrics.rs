@@ -48,6 +48,7 @@ pub struct Metrics {
     propagation_seconds: Histogram,
     signing_key_age: Gauge,
     db_connections: Family<PoolLabel, Gauge>,
+    database_up: Gauge,
     /// The token path's series, resolved once: a family lookup hashes its label every time.
     hot: HotSeries,
 }
@@ -121,6 +122,12 @@ impl Metrics {
             "Database pool connections by state",
             db_connections.clone(),
         );
+        let database_up = Gauge::default();
+        registry.register(
+            "database_up",
+            "1 while the database answers; 0 while tokens are served from memory (degraded)",
+            database_up.clone(),
+        );
         // Every series exists from the start, so dashboards and rate() see zeros, not gaps.
         for outcome in [
             "issued",
@@ -165,6 +172,7 @@ impl Metrics {
             propagation_seconds,
             signing_key_age,
             db_connections,
+            database_up,
         }
     }
 
@@ -224,6 +232,7 @@ impl Metrics {
                 .get_or_create(&PoolLabel { state: label })
                 .set(value as i64);
         }
+        self.database_up.set(i64::from(state.db_health.is_up()));
         let mut out = String::with_capacity(4096);
         prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
         Ok(out)

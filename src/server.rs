@@ -129,8 +129,15 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
     )?;
     let metadata = discovery::Metadata::render(&issuer, &store::apis::list(&db).await?);
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let db_health = Arc::new(store::health::DatabaseHealth::default());
     let state = web::Data::new(AppState {
-        clients: ClientDirectory::new(db.clone(), 100_000, Duration::from_secs(600)),
+        clients: ClientDirectory::new(
+            db.clone(),
+            100_000,
+            Duration::from_secs(600),
+            db_health.clone(),
+        ),
+        db_health,
         credential_key: CredentialKey::generate(),
         verifications: Default::default(),
         argon2: Argon2Pool::start(cores, 64 * cores),
@@ -316,17 +323,47 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
 
+/// `200 {"status": "ready"}`, or `503` with `"degraded"` (the database does not answer: known
+/// clients still get tokens) or `"unavailable"` (no signing key, or draining), and why.
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let db = state.db.ping().await.is_ok();
+    // Bounded: a database that is gone must not hold the probe for the pool's acquire timeout.
+    let ping = tokio::time::timeout(PROBE_TIMEOUT, state.db.ping()).await;
+    match ping {
+        Ok(Ok(())) => state.db_health.succeeded(),
+        Ok(Err(e)) => state.db_health.failed(e),
+        Err(_) => state
+            .db_health
+            .failed(format!("no answer within {PROBE_TIMEOUT:?}")),
+    }
+    let outage = state.db_health.outage();
     let key = state.keys.load().signer_at(chrono::Utc::now()).is_some();
     let draining = state.draining.load(std::sync::atomic::Ordering::Relaxed);
-    let body = serde_json::json!({"database": db, "signing_key": key, "draining": draining});
-    if db && key && !draining {
+    let status = match (&outage, key && !draining) {
+        (_, false) => "unavailable",
+        (Some(_), true) => "degraded",
+        (None, true) => "ready",
+    };
+    let mut body = serde_json::json!({
+        "status": status,
+        "database": outage.is_none(),
+        "signing_key": key,
+        "draining": draining,
+    });
+    if let Some(outage) = &outage {
+        body["reason"] = serde_json::json!(format!("database: {}", outage.reason));
+        body["degraded_for_seconds"] = serde_json::json!(outage.for_.as_secs());
+    }
+    if status == "ready" {
         HttpResponse::Ok().json(body)
     } else {
-        HttpResponse::ServiceUnavailable().json(body)
+        HttpResponse::ServiceUnavailable()
+            .insert_header((actix_web::http::header::RETRY_AFTER, "5"))
+            .json(body)
     }
 }
+
+/// How long a health probe or a change-log read may wait before the database counts as down.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Applies the change log every [`POLL_EVERY`], and at once when PostgreSQL notifies.
 /// Keys and the API catalog are also re-read every [`REFRESH_EVERY`] (retirement is by time).
@@ -347,16 +384,33 @@ async fn refresh_loop(
             _ = poll.tick() => {}
             _ = wake.notified() => {}
         }
-        // Entries older than the log's retention may be gone: a process that could not read
-        // it for that long drops its caches rather than trust them.
-        if last_read.elapsed() > store::changes::RETENTION.to_std().unwrap_or_default() / 2 {
-            tracing::warn!("the change log was unreadable for long; dropping cached clients");
+        // While the log cannot be read, cached clients keep serving (static stability) for at
+        // most `database.max_stale_seconds`: a change committed elsewhere meanwhile reaches
+        // this process within that bound, or the cache goes. Entries older than the log's
+        // retention may be gone, so that bound never exceeds half of it.
+        let max_stale = state
+            .settings
+            .database_max_stale
+            .min(store::changes::RETENTION.to_std().unwrap_or_default() / 2);
+        if last_read.elapsed() > max_stale {
+            tracing::warn!(
+                ?max_stale,
+                "the change log was unreadable for too long; dropping cached clients"
+            );
             state.clients.invalidate_all();
             revocations_stale = true;
             last_read = std::time::Instant::now();
         }
-        match store::changes::since(&state.db, &cursor).await {
+        let read = tokio::time::timeout(PROBE_TIMEOUT, store::changes::since(&state.db, &cursor))
+            .await
+            .unwrap_or_else(|_| {
+                Err(store::StoreError::Unavailable(format!(
+                    "no answer within {PROBE_TIMEOUT:?}"
+                )))
+            });
+        match read {
             Ok((subjects, next, times)) => {
+                state.db_health.succeeded();
                 let now = chrono::Utc::now();
                 for at in times {
                     state
@@ -379,26 +433,28 @@ async fn refresh_loop(
                 last_read = std::time::Instant::now();
             }
             Err(e) => {
-                // Without the log we cannot trust the cache: start again from empty.
-                tracing::warn!(error = %e, "reading the change log failed; dropping cached clients");
-                state.clients.invalidate_all();
+                // The cursor stays: once the log reads again, every change missed meanwhile is
+                // applied, so the cache is kept (up to the bound above), not dropped.
+                state.db_health.failed(&e);
                 revocations_stale = true;
             }
         }
-        if revocations_stale {
+        // While the database is away, reloads would only wait out their timeouts.
+        let db_up = state.db_health.is_up();
+        if revocations_stale && db_up {
             match state.reload_revocations().await {
                 Ok(()) => revocations_stale = false,
                 Err(e) => tracing::warn!(error = %e, "reloading revocations failed; will retry"),
             }
         }
-        if last_refresh.elapsed() >= REFRESH_EVERY {
+        if last_refresh.elapsed() >= REFRESH_EVERY && db_up {
             last_refresh = std::time::Instant::now();
             state.failures.prune();
             if let Err(e) = refresh(&state).await {
                 tracing::warn!(error = %e, "refreshing keys and catalog failed; keeping the current ones");
             }
         }
-        if last_prune.elapsed() >= PRUNE_EVERY {
+        if last_prune.elapsed() >= PRUNE_EVERY && db_up {
             last_prune = std::time::Instant::now();
             if let Err(e) = store::changes::prune(&state.db).await {
                 tracing::warn!(error = %e, "pruning the change log failed");

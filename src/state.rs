@@ -21,6 +21,8 @@ pub struct AppState {
     pub issuer: String,
     /// The database.
     pub db: DatabaseConnection,
+    /// Whether the database answers; while it does not, the token path serves from memory.
+    pub db_health: Arc<crate::store::health::DatabaseHealth>,
     /// Clients in use, in memory.
     pub clients: ClientDirectory,
     /// Published signing keys; swapped whole when the key set changes.

@@ -136,6 +136,10 @@ async fn authenticate(req: &HttpRequest) -> Result<Admin, AdminError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or(AdminError::Internal)?;
+    // Without the database nothing can be read or changed safely: answer at once.
+    if !state.db_health.is_up() {
+        return Err(AdminError::Unavailable);
+    }
     let mut values = req.headers().get_all(header::AUTHORIZATION);
     let Some(value) = values.next() else {
         return Err(AdminError::NoToken);

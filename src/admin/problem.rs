@@ -73,6 +73,9 @@ pub enum AdminError {
     /// Wrong media type.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// The database does not answer: nothing changed; retry later.
+    #[error("the database is unavailable; nothing was changed, retry later")]
+    Unavailable,
     /// Our fault.
     #[error("internal error")]
     Internal,
@@ -101,6 +104,7 @@ impl AdminError {
             AdminError::BodyTimeout(_) => "urn:tessera:problem:request-timeout",
             AdminError::UnsupportedMediaType(_) => "urn:tessera:problem:unsupported-media-type",
             AdminError::MethodNotAllowed(_) => "urn:tessera:problem:method-not-allowed",
+            AdminError::Unavailable => "urn:tessera:problem:unavailable",
             AdminError::Internal => "urn:tessera:problem:internal",
         }
     }
@@ -108,6 +112,9 @@ impl AdminError {
 
 impl From<StoreError> for AdminError {
     fn from(e: StoreError) -> Self {
+        if e.is_unavailable() {
+            return AdminError::Unavailable;
+        }
         match e {
             StoreError::NotFound(what) => AdminError::NotFound(what),
             StoreError::Invalid { field, message } => AdminError::field(field, message),
@@ -129,6 +136,7 @@ impl From<StoreError> for AdminError {
                 tracing::error!(error = %e, "key error in admin API");
                 AdminError::Internal
             }
+            StoreError::Unavailable(_) => AdminError::Unavailable,
         }
     }
 }
@@ -167,6 +175,7 @@ impl ResponseError for AdminError {
             AdminError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             AdminError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AdminError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            AdminError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             AdminError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -199,6 +208,9 @@ impl ResponseError for AdminError {
         };
         if let Some(c) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
             response.insert_header((header::WWW_AUTHENTICATE, c));
+        }
+        if let AdminError::Unavailable = self {
+            response.insert_header((header::RETRY_AFTER, "5"));
         }
         response.body(problem.json_bytes())
     }

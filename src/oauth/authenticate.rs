@@ -31,8 +31,13 @@ pub async fn authenticate_client(
         return Err(retry(wait));
     }
     let client = state.clients.get(client_id).await.map_err(|e| {
-        tracing::error!(error = %e, "loading client failed");
-        TokenError::ServerError
+        if e.is_unavailable() {
+            // Not the client's fault: it may retry, here or at another replica.
+            TokenError::TemporarilyUnavailable
+        } else {
+            tracing::error!(error = %e, "loading client failed");
+            TokenError::ServerError
+        }
     })?;
     let now = chrono::Utc::now().timestamp();
     let live: Vec<&StoredSecret> = match &client {

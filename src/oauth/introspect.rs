@@ -76,6 +76,9 @@ pub async fn introspect_token(state: &AppState, token: &str) -> Result<Introspec
     match check_active(state, token, chrono::Utc::now()).await {
         Ok(verified) => Ok(Introspection::active(verified, &state.issuer)),
         Err(TokenCheckError::Inactive(_)) => Ok(Introspection::inactive()),
+        Err(TokenCheckError::Store(e)) if e.is_unavailable() => {
+            Err(TokenError::TemporarilyUnavailable)
+        }
         Err(TokenCheckError::Store(e)) => {
             tracing::error!(error = %e, "introspection could not load the client");
             Err(TokenError::ServerError)

@@ -9,6 +9,7 @@ use moka::future::Cache;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use super::StoreError;
+use super::health::DatabaseHealth;
 use crate::secret::VerifiableHash;
 
 /// A scope a client holds, with the audience of its API.
@@ -205,42 +206,81 @@ pub async fn load_token_client(
 pub struct ClientDirectory {
     db: DatabaseConnection,
     cache: Cache<String, Arc<TokenClient>>,
+    health: Arc<DatabaseHealth>,
+}
+
+/// How long a miss may wait for the database before the request gets a `503`: the token path
+/// must not hang on a database that is gone (the pool would wait its whole acquire timeout).
+const LOAD_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Why a load failed, shared by the requests that waited on it.
+#[derive(Clone)]
+enum LoadFailure {
+    Unknown,
+    Unavailable(String),
+    Failed(String),
 }
 
 impl ClientDirectory {
     /// A directory over `db` holding at most `capacity` clients, each until idle for `idle`.
-    pub fn new(db: DatabaseConnection, capacity: u64, idle: Duration) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        capacity: u64,
+        idle: Duration,
+        health: Arc<DatabaseHealth>,
+    ) -> Self {
         ClientDirectory {
             db,
             cache: Cache::builder()
                 .max_capacity(capacity)
                 .time_to_idle(idle)
                 .build(),
+            health,
         }
     }
 
-    /// The client, from memory or loaded once (concurrent misses share one load).
+    /// The client, from memory or loaded once (concurrent misses share one load). While the
+    /// database is down, a miss is `Unavailable` at once.
     pub async fn get(&self, client_id: &str) -> Result<Option<Arc<TokenClient>>, StoreError> {
         if let Some(hit) = self.cache.get(client_id).await {
             return Ok(Some(hit));
         }
+        if !self.health.is_up() {
+            return Err(StoreError::Unavailable(
+                "the database does not answer".into(),
+            ));
+        }
         let db = self.db.clone();
         let id = client_id.to_owned();
+        let health = self.health.clone();
         let loaded = self
             .cache
             .try_get_with(client_id.to_owned(), async move {
-                match load_token_client(&db, &id).await {
-                    Ok(Some(c)) => Ok(Arc::new(c)),
-                    Ok(None) => Err(None),
-                    Err(e) => Err(Some(e.to_string())),
+                let loaded = tokio::time::timeout(LOAD_TIMEOUT, load_token_client(&db, &id)).await;
+                match loaded {
+                    Ok(Ok(Some(c))) => Ok(Arc::new(c)),
+                    Ok(Ok(None)) => Err(LoadFailure::Unknown),
+                    Ok(Err(e)) if e.is_unavailable() => {
+                        health.failed(&e);
+                        Err(LoadFailure::Unavailable(e.to_string()))
+                    }
+                    Ok(Err(e)) => Err(LoadFailure::Failed(e.to_string())),
+                    Err(_) => {
+                        let why = format!("no answer within {LOAD_TIMEOUT:?}");
+                        health.failed(&why);
+                        Err(LoadFailure::Unavailable(why))
+                    }
                 }
             })
             .await;
         match loaded {
             Ok(client) => Ok(Some(client)),
             Err(e) => match e.as_ref() {
-                None => Ok(None),
-                Some(msg) => Err(StoreError::Db(sea_orm::DbErr::Custom(msg.clone()))),
+                LoadFailure::Unknown => Ok(None),
+                LoadFailure::Unavailable(why) => Err(StoreError::Unavailable(why.clone())),
+                LoadFailure::Failed(msg) => {
+                    Err(StoreError::Db(sea_orm::DbErr::Custom(msg.clone())))
+                }
             },
         }
     }

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod changes;
 pub mod clients;
 pub mod directory;
+pub mod health;
 pub mod keys;
 pub mod revocations;
 pub mod roles;
@@ -52,9 +53,42 @@ pub enum StoreError {
     /// Key generation or sealing failed.
     #[error(transparent)]
     Key(#[from] crate::keys::KeyError),
+    /// The database does not answer (down, unreachable, or slower than the bound): retry later.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl StoreError {
+    /// Whether the database could not be reached (as opposed to refusing the statement): such
+    /// failures are a `503` with `Retry-After`, not a `500`.
+    pub fn is_unavailable(&self) -> bool {
+        use sea_orm::RuntimeErr;
+        use sea_orm::sqlx::Error as Sqlx;
+        let runtime = match self {
+            StoreError::Unavailable(_) => return true,
+            StoreError::Db(DbErr::ConnectionAcquire(_)) => return true,
+            StoreError::Db(DbErr::Conn(e) | DbErr::Exec(e) | DbErr::Query(e)) => e,
+            _ => return false,
+        };
+        let RuntimeErr::SqlxError(e) = runtime else {
+            return false;
+        };
+        match &**e {
+            Sqlx::Io(_)
+            | Sqlx::Tls(_)
+            | Sqlx::Protocol(_)
+            | Sqlx::PoolTimedOut
+            | Sqlx::PoolClosed
+            | Sqlx::WorkerCrashed => true,
+            // SQLSTATE class 08 (connection exception) and 57P01–57P03 (the server shutting
+            // down, crashed, or not yet accepting connections).
+            Sqlx::Database(db) => db
+                .code()
+                .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+            _ => false,
+        }
+    }
+
     pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> Self {
         StoreError::Invalid {
             field,
