@@ -462,6 +462,10 @@ async fn refresh_loop(
             if let Err(e) = store::revocations::prune(&state.db).await {
                 tracing::warn!(error = %e, "pruning expired revocations failed");
             }
+            let now_ms = chrono::Utc::now().timestamp_millis();
+            if let Err(e) = store::failures::prune(&state.db, now_ms).await {
+                tracing::warn!(error = %e, "pruning failure counters failed");
+            }
         }
     }
 }

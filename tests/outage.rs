@@ -133,6 +133,8 @@ async fn known_clients_get_tokens_while_postgresql_is_down_and_everything_recove
         .unwrap()
         .to_owned();
     assert_eq!(readyz(&s).await.0, 200);
+    // An id the database does not know is remembered as unknown (bounded, 60 s).
+    assert_eq!(token_status(&s, "made-up-id", "tsk_guess").await.0, 401);
 
     pg.stop();
     // The server notices within a probe; requests from known clients never wait for it.
@@ -158,6 +160,8 @@ async fn known_clients_get_tokens_while_postgresql_is_down_and_everything_recove
          {refused} requests of an uncached client answered 503"
     );
     assert!(slowest < Duration::from_secs(1), "slowest {slowest:?}");
+    // The made-up id is still answered from memory: a flood of them never reaches the database.
+    assert_eq!(token_status(&s, "made-up-id", "tsk_guess").await.0, 401);
     let (status, body) = readyz(&s).await;
     assert_eq!(status, 503);
     assert_eq!(body["status"], "degraded", "{body}");

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod audit_event;
+pub mod auth_failure;
 pub mod change_log;
 pub mod client;
 pub mod client_role;

@@ -8,6 +8,7 @@ mod m20261123_000003_change_log;
 mod m20261123_000004_client_order;
 mod m20261123_000005_revocations;
 mod m20261202_000006_cutoffs;
+mod m20261202_000007_auth_failures;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_client_order::Migration),
             Box::new(m20261123_000005_revocations::Migration),
             Box::new(m20261202_000006_cutoffs::Migration),
+            Box::new(m20261202_000007_auth_failures::Migration),
         ]
     }
 }

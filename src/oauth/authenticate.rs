@@ -56,8 +56,12 @@ pub async fn authenticate_client(
         return accept(state, c.clone(), s.secret_id.clone(), source);
     }
     state.metrics.credential_cache(false);
-    // Before any argon2 work: a client id under attack answers nothing but 429.
+    // Before any argon2 work: a client id or source under attack answers nothing but 429,
+    // whichever replica counted its failures.
     if let Some(wait) = state.failures.client_locked(client_id) {
+        return Err(retry(wait));
+    }
+    if let Some(wait) = super::brute_force::shared_lockout(state, client_id, source).await {
         return Err(retry(wait));
     }
     // A secret names the one hash to check (its secret id); secrets of the older form are
@@ -108,7 +112,7 @@ pub async fn authenticate_client(
             state
                 .usage
                 .authentication_failed(client_id, chrono::Utc::now());
-            for lockout in state.failures.failed(client_id, source) {
+            for lockout in super::brute_force::count_failure(state, client_id, source).await {
                 audit_lockout(state, client_id, lockout);
             }
             Err(TokenError::InvalidClient { challenge })

@@ -15,6 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use governor::clock::{Clock, DefaultClock};
+
+use crate::state::AppState;
+use crate::store;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 /// A lockout that has just begun (audited once).
@@ -26,8 +29,13 @@ pub enum Lockout {
     Source(IpAddr),
 }
 
-/// Counts failed authentications and says who is locked out.
+/// Counts failed authentications and says who is locked out: in memory for the warm path's
+/// one-atomic check and as the fallback while the database is away; the counts themselves are
+/// shared by every replica through the database ([`count_failure`], [`shared_lockout`]).
 pub struct FailureLimiter {
+    /// The same limits, for the shared counters.
+    shared_client: Option<store::failures::Limit>,
+    shared_source: Option<store::failures::Limit>,
     per_client: Option<DefaultKeyedRateLimiter<String>>,
     per_source: Option<DefaultKeyedRateLimiter<IpAddr>>,
     clock: DefaultClock,
@@ -47,6 +55,8 @@ impl FailureLimiter {
     /// `per_client` and `per_source` failures per `window` (0: no limit).
     pub fn new(per_client: u32, per_source: u32, window: Duration) -> Self {
         FailureLimiter {
+            shared_client: store::failures::Limit::new(per_client, window),
+            shared_source: store::failures::Limit::new(per_source, window),
             per_client: quota(per_client, window).map(RateLimiter::keyed),
             per_source: quota(per_source, window).map(RateLimiter::keyed),
             clock: DefaultClock::default(),
@@ -100,6 +110,18 @@ impl FailureLimiter {
         started
     }
 
+    /// Records here a lockout decided by the shared counters; true when it is new here.
+    fn lock_out(&self, lockout: &Lockout, wait: Duration) -> bool {
+        let now = Instant::now();
+        let until = now + wait;
+        let new = match lockout {
+            Lockout::Client(id) => lock(&self.clients, id.clone(), until, now),
+            Lockout::Source(ip) => lock(&self.sources, *ip, until, now),
+        };
+        self.any.store(true, Ordering::Relaxed);
+        new
+    }
+
     fn is_locking(&self) -> bool {
         let clients = !self
             .clients
@@ -135,6 +157,93 @@ impl FailureLimiter {
             l.shrink_to_fit();
         }
     }
+}
+
+/// What each of a failed attempt's counters is: the client id, and the source if known.
+fn counted<'a>(
+    limiter: &FailureLimiter,
+    client_id: &'a str,
+    source: Option<IpAddr>,
+) -> Vec<(
+    store::failures::Counted<'a>,
+    store::failures::Limit,
+    Lockout,
+)> {
+    use store::failures::Counted;
+    let mut out = Vec::with_capacity(2);
+    if let Some(limit) = limiter.shared_client {
+        out.push((
+            Counted::Client(client_id),
+            limit,
+            Lockout::Client(client_id.to_owned()),
+        ));
+    }
+    if let (Some(limit), Some(ip)) = (limiter.shared_source, source) {
+        out.push((Counted::Source(ip), limit, Lockout::Source(ip)));
+    }
+    out
+}
+
+/// Before argon2 work: whether another replica's failures have locked this client id or
+/// source out (one read; learned into memory so later requests here need none). `None` while
+/// the database is away: the in-memory counters decide then.
+pub async fn shared_lockout(
+    state: &AppState,
+    client_id: &str,
+    source: Option<IpAddr>,
+) -> Option<Duration> {
+    if !state.db_health.is_up() {
+        return None;
+    }
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut longest: Option<Duration> = None;
+    for (what, limit, lockout) in counted(&state.failures, client_id, source) {
+        match store::failures::locked_for(&state.db, what, limit, now).await {
+            Ok(Some(ms)) => {
+                let wait = Duration::from_millis(ms.unsigned_abs());
+                state.failures.lock_out(&lockout, wait);
+                longest = longest.max(Some(wait));
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "reading shared failure counters failed");
+                return longest;
+            }
+        }
+    }
+    longest
+}
+
+/// Counts a failed authentication for every replica (one upsert per counter); returns the
+/// lockouts it started. While the database is away, counts in memory instead.
+pub async fn count_failure(
+    state: &AppState,
+    client_id: &str,
+    source: Option<IpAddr>,
+) -> Vec<Lockout> {
+    if !state.db_health.is_up() {
+        return state.failures.failed(client_id, source);
+    }
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut started = Vec::new();
+    for (what, limit, lockout) in counted(&state.failures, client_id, source) {
+        match store::failures::record(&state.db, what, limit, now).await {
+            Ok(Some(ms)) => {
+                if state
+                    .failures
+                    .lock_out(&lockout, Duration::from_millis(ms.unsigned_abs()))
+                {
+                    started.push(lockout);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "counting a failure in the database failed; counting in memory");
+                return state.failures.failed(client_id, source);
+            }
+        }
+    }
+    started
 }
 
 fn remaining<K, Q>(map: &RwLock<HashMap<K, Instant>>, key: &Q) -> Option<Duration>

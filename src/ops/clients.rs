@@ -43,7 +43,10 @@ pub async fn create(
         fields,
         owner: ctx.client_id().map(str::to_owned),
     };
-    Ok(store::clients::create(ops.db, new, ops.settings.token_max_ttl, Some(&ctx.actor)).await?)
+    let created =
+        store::clients::create(ops.db, new, ops.settings.token_max_ttl, Some(&ctx.actor)).await?;
+    ops.invalidate([created.0.client_id.as_str()]).await;
+    Ok(created)
 }
 
 /// Replaces a client's settable fields. Newly granted scopes and roles follow the owner rule;

@@ -309,6 +309,8 @@ pub async fn create(
         f.scopes.iter().map(ToString::to_string).collect(),
         f.roles.into_iter().collect(),
     );
+    // Replicas that remembered this id as unknown forget it.
+    crate::store::changes::record(&txn, &client_id).await?;
     if let Some(actor) = audit {
         crate::store::audit::record(
             &txn,

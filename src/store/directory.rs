@@ -200,14 +200,19 @@ pub async fn load_token_client(
 /// A bounded cache of the clients in use, so a token request reads no database when warm.
 ///
 /// Entries leave when idle or when a change to the client is made here (the admin handlers
-/// invalidate at once) or elsewhere (the change log, polled every 250 ms). Unknown ids are not
-/// cached, so a client created elsewhere is usable at once.
+/// invalidate at once) or elsewhere (the change log, polled every 250 ms).
 #[derive(Clone)]
 pub struct ClientDirectory {
     db: DatabaseConnection,
     cache: Cache<String, Arc<TokenClient>>,
+    /// Ids the database did not know: a flood of made-up ids is answered from memory. A
+    /// client created anywhere is removed from it (the change log names every new client).
+    unknown: Cache<String, ()>,
     health: Arc<DatabaseHealth>,
 }
+
+/// How long an unknown id is remembered as unknown (a creation elsewhere ends it sooner).
+const UNKNOWN_TTL: Duration = Duration::from_secs(60);
 
 /// How long a miss may wait for the database before the request gets a `503`: the token path
 /// must not hang on a database that is gone (the pool would wait its whole acquire timeout).
@@ -235,6 +240,10 @@ impl ClientDirectory {
                 .max_capacity(capacity)
                 .time_to_idle(idle)
                 .build(),
+            unknown: Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(UNKNOWN_TTL)
+                .build(),
             health,
         }
     }
@@ -244,6 +253,9 @@ impl ClientDirectory {
     pub async fn get(&self, client_id: &str) -> Result<Option<Arc<TokenClient>>, StoreError> {
         if let Some(hit) = self.cache.get(client_id).await {
             return Ok(Some(hit));
+        }
+        if self.unknown.contains_key(client_id) {
+            return Ok(None);
         }
         if !self.health.is_up() {
             return Err(StoreError::Unavailable(
@@ -276,7 +288,10 @@ impl ClientDirectory {
         match loaded {
             Ok(client) => Ok(Some(client)),
             Err(e) => match e.as_ref() {
-                LoadFailure::Unknown => Ok(None),
+                LoadFailure::Unknown => {
+                    self.unknown.insert(client_id.to_owned(), ()).await;
+                    Ok(None)
+                }
                 LoadFailure::Unavailable(why) => Err(StoreError::Unavailable(why.clone())),
                 LoadFailure::Failed(msg) => {
                     Err(StoreError::Db(sea_orm::DbErr::Custom(msg.clone())))
@@ -288,17 +303,20 @@ impl ClientDirectory {
     /// Drops every client from memory (a change that touches many, e.g. an API's audience).
     pub fn invalidate_all(&self) {
         self.cache.invalidate_all();
+        self.unknown.invalidate_all();
     }
 
     /// Drops each of `client_ids` from memory.
     pub async fn invalidate_many<S: AsRef<str>>(&self, client_ids: impl IntoIterator<Item = S>) {
         for id in client_ids {
             self.cache.invalidate(id.as_ref()).await;
+            self.unknown.invalidate(id.as_ref()).await;
         }
     }
 
     /// Drops a client from memory so its next request reloads it.
     pub async fn invalidate(&self, client_id: &str) {
         self.cache.invalidate(client_id).await;
+        self.unknown.invalidate(client_id).await;
     }
 }

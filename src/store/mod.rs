@@ -5,6 +5,7 @@ pub mod audit;
 pub mod changes;
 pub mod clients;
 pub mod directory;
+pub mod failures;
 pub mod health;
 pub mod keys;
 pub mod revocations;
