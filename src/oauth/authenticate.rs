@@ -113,15 +113,16 @@ pub async fn authenticate_client(
                 .usage
                 .authentication_failed(client_id, chrono::Utc::now());
             for lockout in super::brute_force::count_failure(state, client_id, source).await {
-                audit_lockout(state, client_id, lockout);
+                audit_lockout(state, client_id, lockout).await;
             }
             Err(TokenError::InvalidClient { challenge })
         }
     }
 }
 
-/// One audit event per lockout, written off the request path.
-fn audit_lockout(state: &AppState, client_id: &str, lockout: Lockout) {
+/// One audit event per lockout: written at once, or, while the database is away, buffered
+/// with the usage counters and written once it returns.
+async fn audit_lockout(state: &AppState, client_id: &str, lockout: Lockout) {
     let (kind, details) = match &lockout {
         Lockout::Client(_) => ("client.locked_out", serde_json::json!({})),
         Lockout::Source(ip) => (
@@ -134,16 +135,17 @@ fn audit_lockout(state: &AppState, client_id: &str, lockout: Lockout) {
         lockout = kind,
         "too many failed authentications: locked out"
     );
-    let db = state.db.clone();
-    let client_id = client_id.to_owned();
-    actix_web::rt::spawn(async move {
+    let now = chrono::Utc::now();
+    if state.db_health.is_up() {
         let actor = crate::store::audit::Actor::System;
-        if let Err(e) =
-            crate::store::audit::record(&db, kind, &actor, Some(&client_id), details).await
+        match crate::store::audit::record(&state.db, kind, &actor, Some(client_id), details.clone())
+            .await
         {
-            tracing::warn!(error = %e, "recording a lockout failed");
+            Ok(()) => return,
+            Err(e) => tracing::warn!(error = %e, "recording a lockout failed; buffering it"),
         }
-    });
+    }
+    state.usage.system_event(kind, client_id, details, now);
 }
 
 /// The secret is right: the source address decides.

@@ -52,14 +52,25 @@ const OVERLAP: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
 
 /// The current end of the log.
 pub async fn cursor(db: &impl ConnectionTrait) -> Result<Cursor, StoreError> {
+    let at = Utc::now();
     let last = change_log::Entity::find()
         .order_by_desc(change_log::Column::Seq)
         .one(db)
         .await?;
+    // Entries already visible are reflected in whatever the process loads after this: mark
+    // the overlap window's as applied, so the first read does not replay them (it would drop
+    // caches filled since start-up, e.g. a secret verified a moment ago).
+    let recent = change_log::Entity::find()
+        .filter(change_log::Column::At.gte(at - OVERLAP))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| (r.seq, r.at))
+        .collect();
     Ok(Cursor {
         seq: last.as_ref().map_or(0, |r| r.seq),
-        at: Utc::now(),
-        recent: Vec::new(),
+        at,
+        recent,
     })
 }
 

@@ -21,6 +21,18 @@ struct Pending {
     secret_last_used: HashMap<String, (String, DateTime<Utc>)>,
     /// (event type, client id, minute) → count.
     counters: HashMap<(&'static str, String, DateTime<Utc>), u64>,
+    /// Events the server itself recorded (lockouts), written with the next flush so none is
+    /// lost while the database is away.
+    events: Vec<SystemEvent>,
+}
+
+/// An audit event of the server's own, waiting for the next flush.
+#[derive(Clone)]
+struct SystemEvent {
+    at: DateTime<Utc>,
+    kind: &'static str,
+    target: String,
+    details: serde_json::Value,
 }
 
 /// Buffers `last_used_at` and per-minute usage counters until the next flush.
@@ -72,6 +84,25 @@ impl UsageRecorder {
         self.count("token.source_refused", client_id, at);
     }
 
+    /// An audit event the server records itself (e.g. a lockout), written with the next flush.
+    pub fn system_event(
+        &self,
+        kind: &'static str,
+        target: &str,
+        details: serde_json::Value,
+        at: DateTime<Utc>,
+    ) {
+        let mut p = self.lock();
+        if p.events.len() < MAX_PENDING {
+            p.events.push(SystemEvent {
+                at,
+                kind,
+                target: target.chars().take(64).collect(),
+                details,
+            });
+        }
+    }
+
     fn count(&self, kind: &'static str, client_id: &str, at: DateTime<Utc>) {
         let mut p = self.lock();
         if p.counters.len() >= MAX_PENDING {
@@ -86,7 +117,7 @@ impl UsageRecorder {
     /// minute to end (one row per client per minute) unless `all` (shutdown).
     pub async fn flush(&self, db: &DatabaseConnection, all: bool) -> Result<usize, StoreError> {
         let now_minute = minute(Utc::now());
-        let (last_used, secret_last_used, counters) = {
+        let pending = {
             let mut p = self.lock();
             let counters: Vec<_> = if all {
                 p.counters.drain().collect()
@@ -105,16 +136,20 @@ impl UsageRecorder {
                 std::mem::take(&mut p.last_used),
                 std::mem::take(&mut p.secret_last_used),
                 counters,
+                std::mem::take(&mut p.events),
             )
         };
-        let written = last_used.len() + secret_last_used.len() + counters.len();
+        let (last_used, secret_last_used, counters, events) = pending;
+        let written = last_used.len() + secret_last_used.len() + counters.len() + events.len();
         if written == 0 {
             return Ok(0);
         }
-        let result = write(db, &last_used, &secret_last_used, &counters).await;
+        let result = write(db, &last_used, &secret_last_used, &counters, &events).await;
         if result.is_err() {
             // Keep what could not be written for the next flush.
             let mut p = self.lock();
+            let newer = std::mem::replace(&mut p.events, events);
+            p.events.extend(newer);
             for (k, v) in last_used {
                 p.last_used.entry(k).or_insert(v);
             }
@@ -136,6 +171,7 @@ async fn write(
     last_used: &HashMap<String, DateTime<Utc>>,
     secret_last_used: &HashMap<String, (String, DateTime<Utc>)>,
     counters: &Counters,
+    events: &[SystemEvent],
 ) -> Result<(), StoreError> {
     {
         let txn = super::begin_write(db).await?;
@@ -167,6 +203,18 @@ async fn write(
                 &actor,
                 Some(client_id),
                 serde_json::json!({"count": count}),
+            )
+            .await?;
+        }
+        for e in events {
+            let actor = super::audit::Actor::System;
+            record_at(
+                &txn,
+                e.at,
+                e.kind,
+                &actor,
+                Some(&e.target),
+                e.details.clone(),
             )
             .await?;
         }
