@@ -63,6 +63,47 @@ impl RequestId {
     }
 }
 
+/// One access-log line (`tessera::http` at info): one event, formatted once by the
+/// subscriber, instead of actix's `Logger`, which rendered its own line and then had it
+/// converted from the `log` crate and formatted again.
+struct AccessLine {
+    peer: Option<std::net::IpAddr>,
+    method: actix_web::http::Method,
+    path: String,
+}
+
+impl AccessLine {
+    fn of(req: &actix_web::dev::ServiceRequest) -> Self {
+        AccessLine {
+            peer: req.peer_addr().map(|a| a.ip()),
+            method: req.method().clone(),
+            // The path only: a query string may carry anything.
+            path: req.path().to_owned(),
+        }
+    }
+
+    fn write(self, status: u16, took: Duration) {
+        struct Peer(Option<std::net::IpAddr>);
+        impl std::fmt::Display for Peer {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                match self.0 {
+                    Some(ip) => ip.fmt(f),
+                    None => f.write_str("-"),
+                }
+            }
+        }
+        tracing::info!(
+            target: "tessera::http",
+            peer = %Peer(self.peer),
+            method = %self.method,
+            path = %self.path,
+            status,
+            micros = took.as_micros() as u64,
+            "request"
+        );
+    }
+}
+
 /// How often every process re-reads the key set and API catalog (retirement is by time) and
 /// checks whether a scheduled rotation is due.
 const REFRESH_EVERY: Duration = Duration::from_secs(1);
@@ -170,7 +211,6 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
     actix_web::rt::spawn(flush_loop(state.clone()));
 
     let app_state = state.clone();
-    let access_log = tracing::enabled!(target: "tessera::http", tracing::Level::INFO);
     let server = HttpServer::new(move || {
         let timed = app_state.clone();
         App::new()
@@ -182,10 +222,21 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
                 // One id a request, in every log line it causes and in X-Request-Id.
                 let request_id = RequestId::new();
                 let span = tracing::info_span!("request", id = %request_id.as_str());
-                let response = srv.call(req).instrument(span);
+                // The access line's fields, copied only when the line will be written.
+                let access = tracing::enabled!(target: "tessera::http", tracing::Level::INFO)
+                    .then(|| AccessLine::of(&req));
+                let response = srv.call(req).instrument(span.clone());
                 async move {
                     let mut response = response.await;
-                    state.metrics.request(endpoint, started.elapsed());
+                    let took = started.elapsed();
+                    state.metrics.request(endpoint, took);
+                    if let Some(line) = access {
+                        let status = match &response {
+                            Ok(r) => r.status().as_u16(),
+                            Err(e) => e.as_response_error().status_code().as_u16(),
+                        };
+                        span.in_scope(|| line.write(status, took));
+                    }
                     if let Ok(r) = response.as_mut() {
                         if let Ok(value) =
                             actix_web::http::header::HeaderValue::from_bytes(request_id.as_bytes())
@@ -203,12 +254,6 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
                     response
                 }
             })
-            // Logger renders its fields for every request, even when the line is filtered out.
-            .wrap(middleware::Condition::new(
-                access_log,
-                middleware::Logger::new("%a \"%r\" %s %b %Dms id=%{x-request-id}o")
-                    .log_target("tessera::http"),
-            ))
             // Every response, errors included, is to be taken as the type it says it is.
             .wrap(middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
             .configure(routes)
