@@ -275,6 +275,9 @@ impl CliError {
             CliError::Config(_)
             | CliError::Store(StoreError::Invalid { .. } | StoreError::Validation(_)) => 2,
             CliError::Store(StoreError::Conflict { .. }) => 2,
+            // A key-encryption key that is missing or malformed is configuration.
+            CliError::Key(KeyError::Kek { .. })
+            | CliError::Serve(ServeError::Key(KeyError::Kek { .. })) => 2,
             _ => 1,
         }
     }
@@ -524,7 +527,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             }
         }
         Command::Keys(KeysCommand::Rotate { now, output }) => {
-            let kek = KeyEncryptionKey::load_or_create(&settings.keys_dir)?;
+            let kek = KeyEncryptionKey::load(settings.kek_settings(), true)?;
             let key = store::keys::rotate(
                 &db,
                 settings.key_algorithm,

@@ -122,6 +122,18 @@ pub async fn rotate(
         .ok_or_else(|| StoreError::NotFound(format!("key {kid}")))
 }
 
+/// How many stored keys are sealed under a key-encryption key other than `kek`'s current one.
+pub async fn sealed_under_other_keks(
+    db: &impl ConnectionTrait,
+    kek: &KeyEncryptionKey,
+) -> Result<usize, StoreError> {
+    Ok(all(db)
+        .await?
+        .iter()
+        .filter(|k| !kek.sealed_by_current(&k.private_jwe))
+        .count())
+}
+
 /// Starts a scheduled rotation when the signing key is `rotate_after` old, less the
 /// pre-publication wait (so the successor signs on time), unless a `next` key already waits.
 ///
