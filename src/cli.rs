@@ -249,6 +249,15 @@ pub enum KeysCommand {
         #[command(flatten)]
         output: Output,
     },
+    /// Re-encrypt every signing key under another key-encryption key, in one transaction.
+    Rewrap {
+        /// JWK file of the new key-encryption key; created with a fresh key (mode 0600) if it
+        /// does not exist. Then set keys.kek_file to it on every replica and restart them.
+        #[arg(long, value_name = "FILE")]
+        new_kek: PathBuf,
+        #[command(flatten)]
+        output: Output,
+    },
 }
 
 /// Why a command failed.
@@ -550,6 +559,59 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 );
             }
         }
+        Command::Keys(KeysCommand::Rewrap { new_kek, output }) => {
+            keys_rewrap(&db, &settings, &new_kek, output.json).await?;
+        }
+    }
+    Ok(())
+}
+
+/// `tessera keys rewrap --new-kek FILE`.
+async fn keys_rewrap(
+    db: &sea_orm::DatabaseConnection,
+    settings: &Settings,
+    new_kek: &std::path::Path,
+    json: bool,
+) -> Result<(), CliError> {
+    let (new, created) = KeyEncryptionKey::open_or_create_file(new_kek)?;
+    if created {
+        eprintln!(
+            "created key-encryption key {} in {} (mode 0600)",
+            new.id(),
+            new_kek.display()
+        );
+    }
+    // Keys are opened with the key-encryption keys configured now (and the new one, for a
+    // second run after replicas minted keys under the old one).
+    let (kek, current) = match KeyEncryptionKey::load(settings.kek_settings(), false) {
+        Ok(current) => (new.unsealing_also(current), None),
+        Err(e) => (new, Some(e)),
+    };
+    let done = match store::keys::rewrap(db, &kek, &Actor::cli()).await {
+        Ok(done) => done,
+        // When the configured key could not even be read, that is the problem to report.
+        Err(StoreError::Key(e)) => return Err(current.unwrap_or(e).into()),
+        Err(e) => return Err(e.into()),
+    };
+    if json {
+        print_json(&serde_json::json!({
+            "rewrapped": done.rewrapped,
+            "kek_id": done.kek_id,
+            "kek_file": new_kek,
+            "created": created,
+            "previously_sealed_under": done.previously_sealed_under,
+        }));
+    } else {
+        println!(
+            "rewrapped {} signing keys under key-encryption key {} ({})",
+            done.rewrapped,
+            done.kek_id,
+            new_kek.display()
+        );
+        println!(
+            "next: set keys.kek_file = \"{}\" on every replica and restart them one by one",
+            new_kek.display()
+        );
     }
     Ok(())
 }

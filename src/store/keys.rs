@@ -10,7 +10,7 @@ use super::StoreError;
 use super::apis::now;
 use crate::keys::{
     KeyEncryptionKey, KeyState, KeyStatus, SigningAlgorithm, generate_signing_key, key_timeline,
-    prepublication,
+    prepublication, sealed_kek_id,
 };
 
 /// Every stored key.
@@ -120,6 +120,72 @@ pub async fn rotate(
         .into_iter()
         .find(|k| k.kid == kid)
         .ok_or_else(|| StoreError::NotFound(format!("key {kid}")))
+}
+
+/// What `tessera keys rewrap` did.
+#[derive(Debug, serde::Serialize)]
+pub struct Rewrapped {
+    /// Signing keys re-encrypted: every stored key.
+    pub rewrapped: usize,
+    /// The key-encryption key they are sealed under now.
+    pub kek_id: String,
+    /// How many were sealed under each key-encryption key before (by id).
+    pub previously_sealed_under: std::collections::BTreeMap<String, usize>,
+}
+
+/// Re-encrypts the private part of every stored signing key under `kek`'s current key, in one
+/// transaction holding the key-set lock: all keys or none. `kek` must be able to open every
+/// key (its previous keys are used for that).
+pub async fn rewrap(
+    db: &DatabaseConnection,
+    kek: &KeyEncryptionKey,
+    actor: &super::audit::Actor,
+) -> Result<Rewrapped, StoreError> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let txn = lock_key_set(db).await?;
+    let rows = all(&txn).await?;
+    let mut before = std::collections::BTreeMap::<String, usize>::new();
+    for row in &rows {
+        let private = zeroize::Zeroizing::new(kek.open(&row.kid, &row.private_jwe)?);
+        // The plaintext must be this key's private JWK, not any JWE the KEK opens.
+        let jwk = josekit::jwk::Jwk::from_bytes(&*private).map_err(|e| {
+            crate::keys::KeyError::BadKey {
+                kid: row.kid.clone(),
+                why: e.to_string(),
+            }
+        })?;
+        if jwk.key_id() != Some(row.kid.as_str()) {
+            return Err(crate::keys::KeyError::BadKey {
+                kid: row.kid.clone(),
+                why: "its sealed private part belongs to another key".into(),
+            }
+            .into());
+        }
+        let sealed = kek.seal(&private)?;
+        *before
+            .entry(sealed_kek_id(&row.private_jwe).unwrap_or_else(|| "?".into()))
+            .or_default() += 1;
+        signing_key::Entity::update_many()
+            .col_expr(signing_key::Column::PrivateJwe, sealed.into())
+            .filter(signing_key::Column::Kid.eq(row.kid.as_str()))
+            .exec(&txn)
+            .await?;
+    }
+    super::audit::record(
+        &txn,
+        "keys.rewrapped",
+        actor,
+        None,
+        serde_json::json!({"keys": rows.len(), "kek_id": kek.id(), "previously_sealed_under": before}),
+    )
+    .await?;
+    txn.commit().await?;
+    tracing::info!(keys = rows.len(), kek_id = %kek.id(), "rewrapped signing keys");
+    Ok(Rewrapped {
+        rewrapped: rows.len(),
+        kek_id: kek.id().to_owned(),
+        previously_sealed_under: before,
+    })
 }
 
 /// How many stored keys are sealed under a key-encryption key other than `kek`'s current one.
