@@ -4,7 +4,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use entity::signing_key;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, Set};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, Set,
+    TransactionTrait,
+};
 
 use super::StoreError;
 use super::apis::now;
@@ -89,37 +92,47 @@ async fn lock_key_set(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransa
 
 /// Adds a `next` key, published at once and signing after one JWKS cache lifetime (or at
 /// once with `immediately`, for emergencies). Returns its status.
-pub async fn rotate(
-    db: &impl ConnectionTrait,
+///
+/// The key, its change-log entry and its audit event are one transaction (a savepoint when
+/// `db` is a transaction already): a process killed half-way leaves all or nothing.
+pub async fn rotate<C>(
+    db: &C,
     algorithm: SigningAlgorithm,
     kek: &KeyEncryptionKey,
     jwks_max_age: Duration,
     max_ttl: Duration,
     immediately: bool,
     actor: &super::audit::Actor,
-) -> Result<KeyStatus, StoreError> {
+) -> Result<KeyStatus, StoreError>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    use sea_orm::TransactionSession;
+    let txn = super::begin_write(db).await?;
     let now = now();
     let activates_at = if immediately {
         now
     } else {
         now + prepublication(jwks_max_age)
     };
-    let kid = insert(db, algorithm, kek, activates_at).await?;
-    super::changes::record(db, super::changes::KEYS).await?;
-    tracing::info!(%kid, alg = %algorithm, %activates_at, "rotated signing key");
+    let kid = insert(&txn, algorithm, kek, activates_at).await?;
+    super::changes::record(&txn, super::changes::KEYS).await?;
     super::audit::record(
-        db,
+        &txn,
         "key.rotated",
         actor,
         Some(&kid),
         serde_json::json!({"alg": algorithm.as_str(), "activates_at": activates_at, "now": immediately}),
     )
     .await?;
-    statuses(db, now, max_ttl)
+    let status = statuses(&txn, now, max_ttl)
         .await?
         .into_iter()
         .find(|k| k.kid == kid)
-        .ok_or_else(|| StoreError::NotFound(format!("key {kid}")))
+        .ok_or_else(|| StoreError::NotFound(format!("key {kid}")))?;
+    txn.commit().await?;
+    tracing::info!(%kid, alg = %algorithm, %activates_at, "rotated signing key");
+    Ok(status)
 }
 
 /// What `tessera keys rewrap` did.
