@@ -9,6 +9,7 @@ use crate::config::{ConfigError, Settings};
 use crate::keys::{KeyEncryptionKey, KeyError};
 use crate::server::ServeError;
 use crate::store::audit::Actor;
+use crate::store::backup::BackupError;
 use crate::store::{self, ClientFields, NewApi, NewClient, StoreError};
 
 /// OAuth 2.0 client-credentials authorization server.
@@ -42,6 +43,24 @@ pub enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Write a consistent snapshot of the SQLite database to FILE (mode 0600) while servers
+    /// run; never overwrites. PostgreSQL: use pg_dump (README, "Backup and restore").
+    Backup {
+        /// The backup file to create.
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Replace the SQLite database with a backup made by `tessera backup`; refuses while a
+    /// server uses the database.
+    Restore {
+        /// The backup file.
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+        #[command(flatten)]
+        output: Output,
+    },
 }
 
 /// `tessera roles …`.
@@ -275,6 +294,9 @@ pub enum CliError {
     /// The server.
     #[error(transparent)]
     Serve(#[from] ServeError),
+    /// Backup or restore.
+    #[error(transparent)]
+    Backup(#[from] BackupError),
 }
 
 impl CliError {
@@ -287,6 +309,7 @@ impl CliError {
             // A key-encryption key that is missing or malformed is configuration.
             CliError::Key(KeyError::Kek { .. })
             | CliError::Serve(ServeError::Key(KeyError::Kek { .. })) => 2,
+            CliError::Backup(e) if e.is_usage() => 2,
             _ => 1,
         }
     }
@@ -298,13 +321,19 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     if let Command::Serve = cli.command {
         return Ok(crate::server::serve(settings).await?);
     }
+    // Neither opens the database like the commands below (no migration, no admin API row).
+    match &cli.command {
+        Command::Backup { to, output } => return backup(&settings, to, output.json).await,
+        Command::Restore { from, output } => return restore(&settings, from, output.json).await,
+        _ => {}
+    }
     let db = store::connect(&settings.database_url).await?;
     store::migrate(&db).await?;
     // The CLI cannot know a port-0 server's final issuer: it creates the admin API if missing
     // and leaves its audience to the server.
     store::apis::ensure_admin(&db, &settings.issuer_for(settings.bind), false).await?;
     match cli.command {
-        Command::Serve | Command::Migrate => {}
+        Command::Serve | Command::Migrate | Command::Backup { .. } | Command::Restore { .. } => {}
         Command::Clients(ClientsCommand::Create {
             name,
             description,
@@ -612,6 +641,51 @@ async fn keys_rewrap(
             "next: set keys.kek_file = \"{}\" on every replica and restart them one by one",
             new_kek.display()
         );
+    }
+    Ok(())
+}
+
+/// `tessera backup --to FILE`.
+async fn backup(settings: &Settings, to: &std::path::Path, json: bool) -> Result<(), CliError> {
+    let report = store::backup::backup(&settings.database_url, to).await?;
+    if json {
+        print_json(&report);
+    } else {
+        let c = &report.contents;
+        println!(
+            "backed up {} to {}: {} clients, {} signing keys (sealed), {} bytes, migration {}",
+            report.database.display(),
+            report.to.display(),
+            c.clients,
+            c.signing_keys,
+            c.bytes,
+            c.migration
+        );
+    }
+    Ok(())
+}
+
+/// `tessera restore --from FILE`.
+async fn restore(settings: &Settings, from: &std::path::Path, json: bool) -> Result<(), CliError> {
+    let report = store::backup::restore(&settings.database_url, from).await?;
+    if json {
+        print_json(&report);
+    } else {
+        let c = &report.contents;
+        println!(
+            "restored {} from {}: {} clients, {} signing keys, migration {}",
+            report.database.display(),
+            report.from.display(),
+            c.clients,
+            c.signing_keys,
+            c.migration
+        );
+        if let Some(old) = &report.replaced {
+            println!(
+                "the database it replaced is kept as {} (delete it when the restore is fine)",
+                old.display()
+            );
+        }
     }
     Ok(())
 }

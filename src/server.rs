@@ -25,6 +25,9 @@ pub enum ServeError {
     /// The key-encryption key or a signing key is unusable.
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// The SQLite database is being restored.
+    #[error(transparent)]
+    Lock(#[from] store::backup::BackupError),
     /// The listen address could not be bound.
     #[error("cannot listen on {0}: {1}")]
     Bind(std::net::SocketAddr, std::io::Error),
@@ -114,6 +117,8 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
     // First, before the database is touched: a missing or malformed key-encryption key stops
     // start-up with one line naming its source.
     let kek = KeyEncryptionKey::load(settings.kek_settings(), true)?;
+    // Held until the process ends: `tessera restore` refuses while any server holds it.
+    let _serving = store::backup::ServeLock::acquire(&settings.database_url)?;
     let db = store::connect(&settings.database_url).await?;
     store::migrate(&db).await?;
     let listener = std::net::TcpListener::bind(settings.bind)

@@ -2,6 +2,7 @@
 
 pub mod apis;
 pub mod audit;
+pub mod backup;
 pub mod changes;
 pub mod clients;
 pub mod directory;
@@ -141,17 +142,10 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, StoreError> {
 }
 
 fn create_sqlite_parent(url: &str) -> Result<(), StoreError> {
-    let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:");
-    let path = path.split('?').next().unwrap_or_default();
-    if path.is_empty() || path.starts_with(':') {
+    let Some(path) = backup::sqlite_path(url) else {
         return Ok(());
-    }
-    if let Some(parent) = Path::new(path)
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-    {
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| {
             StoreError::Db(DbErr::Custom(format!(
                 "cannot create {}: {e}",
@@ -159,7 +153,7 @@ fn create_sqlite_parent(url: &str) -> Result<(), StoreError> {
             )))
         })?;
     }
-    restrict_sqlite_files(Path::new(path))
+    restrict_sqlite_files(&path)
 }
 
 /// The database holds hashes, sealed keys and the audit trail: owner-only (0600). SQLite gives
