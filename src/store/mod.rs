@@ -17,7 +17,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::sqlx::sqlite::{SqliteError, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, Database, DatabaseConnection, DbErr, SqliteTransactionMode, TransactionOptions,
     TransactionTrait,
@@ -60,8 +60,9 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// Whether the database could not be reached (as opposed to refusing the statement): such
-    /// failures are a `503` with `Retry-After`, not a `500`.
+    /// Whether the database could not be reached, or cannot write for now (its disk is full),
+    /// as opposed to refusing the statement: such failures are a `503` with `Retry-After`, not
+    /// a `500`, and nothing was changed.
     pub fn is_unavailable(&self) -> bool {
         use sea_orm::RuntimeErr;
         use sea_orm::sqlx::Error as Sqlx;
@@ -81,11 +82,18 @@ impl StoreError {
             | Sqlx::PoolTimedOut
             | Sqlx::PoolClosed
             | Sqlx::WorkerCrashed => true,
-            // SQLSTATE class 08 (connection exception) and 57P01–57P03 (the server shutting
-            // down, crashed, or not yet accepting connections).
+            // SQLite: SQLITE_FULL (13) and SQLITE_IOERR (10), extended codes included — the
+            // disk is full or failing; the statement was refused as a whole and a retry may
+            // succeed once space is freed.
+            Sqlx::Database(db) if db.try_downcast_ref::<SqliteError>().is_some() => db
+                .code()
+                .and_then(|c| c.parse::<i32>().ok())
+                .is_some_and(|c| matches!(c & 0xff, 10 | 13)),
+            // PostgreSQL: SQLSTATE class 08 (connection exception), 57P01–57P03 (the server
+            // shutting down, crashed, or not yet accepting connections), 53100 (disk full).
             Sqlx::Database(db) => db
                 .code()
-                .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+                .is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c == "53100"),
             _ => false,
         }
     }
