@@ -9,6 +9,7 @@ use crate::config::{ConfigError, Settings};
 use crate::keys::{KeyEncryptionKey, KeyError};
 use crate::server::ServeError;
 use crate::store::audit::Actor;
+use crate::store::backup::BackupError;
 use crate::store::{self, ClientFields, NewApi, NewClient, StoreError};
 
 /// OAuth 2.0 client-credentials authorization server.
@@ -42,6 +43,24 @@ pub enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Write a consistent snapshot of the SQLite database to FILE (mode 0600) while servers
+    /// run; never overwrites. PostgreSQL: use pg_dump (README, "Backup and restore").
+    Backup {
+        /// The backup file to create.
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Replace the SQLite database with a backup made by `tessera backup`; refuses while a
+    /// server uses the database.
+    Restore {
+        /// The backup file.
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+        #[command(flatten)]
+        output: Output,
+    },
 }
 
 /// `tessera roles …`.
@@ -249,6 +268,15 @@ pub enum KeysCommand {
         #[command(flatten)]
         output: Output,
     },
+    /// Re-encrypt every signing key under another key-encryption key, in one transaction.
+    Rewrap {
+        /// JWK file of the new key-encryption key; created with a fresh key (mode 0600) if it
+        /// does not exist. Then set keys.kek_file to it on every replica and restart them.
+        #[arg(long, value_name = "FILE")]
+        new_kek: PathBuf,
+        #[command(flatten)]
+        output: Output,
+    },
 }
 
 /// Why a command failed.
@@ -266,6 +294,9 @@ pub enum CliError {
     /// The server.
     #[error(transparent)]
     Serve(#[from] ServeError),
+    /// Backup or restore.
+    #[error(transparent)]
+    Backup(#[from] BackupError),
 }
 
 impl CliError {
@@ -275,6 +306,10 @@ impl CliError {
             CliError::Config(_)
             | CliError::Store(StoreError::Invalid { .. } | StoreError::Validation(_)) => 2,
             CliError::Store(StoreError::Conflict { .. }) => 2,
+            // A key-encryption key that is missing or malformed is configuration.
+            CliError::Key(KeyError::Kek { .. })
+            | CliError::Serve(ServeError::Key(KeyError::Kek { .. })) => 2,
+            CliError::Backup(e) if e.is_usage() => 2,
             _ => 1,
         }
     }
@@ -286,13 +321,19 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     if let Command::Serve = cli.command {
         return Ok(crate::server::serve(settings).await?);
     }
+    // Neither opens the database like the commands below (no migration, no admin API row).
+    match &cli.command {
+        Command::Backup { to, output } => return backup(&settings, to, output.json).await,
+        Command::Restore { from, output } => return restore(&settings, from, output.json).await,
+        _ => {}
+    }
     let db = store::connect(&settings.database_url).await?;
     store::migrate(&db).await?;
     // The CLI cannot know a port-0 server's final issuer: it creates the admin API if missing
     // and leaves its audience to the server.
     store::apis::ensure_admin(&db, &settings.issuer_for(settings.bind), false).await?;
     match cli.command {
-        Command::Serve | Command::Migrate => {}
+        Command::Serve | Command::Migrate | Command::Backup { .. } | Command::Restore { .. } => {}
         Command::Clients(ClientsCommand::Create {
             name,
             description,
@@ -524,7 +565,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             }
         }
         Command::Keys(KeysCommand::Rotate { now, output }) => {
-            let kek = KeyEncryptionKey::load_or_create(&settings.keys_dir)?;
+            let kek = KeyEncryptionKey::load(settings.kek_settings(), true)?;
             let key = store::keys::rotate(
                 &db,
                 settings.key_algorithm,
@@ -546,6 +587,104 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                     key.activates_at.to_rfc3339()
                 );
             }
+        }
+        Command::Keys(KeysCommand::Rewrap { new_kek, output }) => {
+            keys_rewrap(&db, &settings, &new_kek, output.json).await?;
+        }
+    }
+    Ok(())
+}
+
+/// `tessera keys rewrap --new-kek FILE`.
+async fn keys_rewrap(
+    db: &sea_orm::DatabaseConnection,
+    settings: &Settings,
+    new_kek: &std::path::Path,
+    json: bool,
+) -> Result<(), CliError> {
+    let (new, created) = KeyEncryptionKey::open_or_create_file(new_kek)?;
+    if created {
+        eprintln!(
+            "created key-encryption key {} in {} (mode 0600)",
+            new.id(),
+            new_kek.display()
+        );
+    }
+    // Keys are opened with the key-encryption keys configured now (and the new one, for a
+    // second run after replicas minted keys under the old one).
+    let (kek, current) = match KeyEncryptionKey::load(settings.kek_settings(), false) {
+        Ok(current) => (new.unsealing_also(current), None),
+        Err(e) => (new, Some(e)),
+    };
+    let done = match store::keys::rewrap(db, &kek, &Actor::cli()).await {
+        Ok(done) => done,
+        // When the configured key could not even be read, that is the problem to report.
+        Err(StoreError::Key(e)) => return Err(current.unwrap_or(e).into()),
+        Err(e) => return Err(e.into()),
+    };
+    if json {
+        print_json(&serde_json::json!({
+            "rewrapped": done.rewrapped,
+            "kek_id": done.kek_id,
+            "kek_file": new_kek,
+            "created": created,
+            "previously_sealed_under": done.previously_sealed_under,
+        }));
+    } else {
+        println!(
+            "rewrapped {} signing keys under key-encryption key {} ({})",
+            done.rewrapped,
+            done.kek_id,
+            new_kek.display()
+        );
+        println!(
+            "next: set keys.kek_file = \"{}\" on every replica and restart them one by one",
+            new_kek.display()
+        );
+    }
+    Ok(())
+}
+
+/// `tessera backup --to FILE`.
+async fn backup(settings: &Settings, to: &std::path::Path, json: bool) -> Result<(), CliError> {
+    let report = store::backup::backup(&settings.database_url, to).await?;
+    if json {
+        print_json(&report);
+    } else {
+        let c = &report.contents;
+        println!(
+            "backed up {} to {}: {} clients, {} signing keys (sealed), {} bytes, migration {}",
+            report.database.display(),
+            report.to.display(),
+            c.clients,
+            c.signing_keys,
+            c.bytes,
+            c.migration
+        );
+    }
+    Ok(())
+}
+
+/// `tessera restore --from FILE`.
+async fn restore(settings: &Settings, from: &std::path::Path, json: bool) -> Result<(), CliError> {
+    let report = store::backup::restore(&settings.database_url, from).await?;
+    if json {
+        print_json(&report);
+    } else {
+        let c = &report.contents;
+        println!(
+            "restored {} from {}: {} clients, {} signing keys, migration {}",
+            report.database.display(),
+            report.from.display(),
+            c.clients,
+            c.signing_keys,
+            c.migration
+        );
+        if let Some(old) = &report.replaced {
+            println!(
+                "the database it replaced is kept as {} (delete it when the restore is fine)",
+                old.display()
+            );
         }
     }
     Ok(())

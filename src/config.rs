@@ -34,8 +34,15 @@ pub struct Settings {
     pub issuer: Option<String>,
     /// `database.url`.
     pub database_url: String,
-    /// `keys.dir`: where the key-encryption key lives.
+    /// `keys.dir`: where the key-encryption key lives (`kek.jwk`) unless `keys.kek_file` or
+    /// `TESSERA_KEK` gives it.
     pub keys_dir: PathBuf,
+    /// `keys.kek_file`: a JWK file holding the key-encryption key; wins over `TESSERA_KEK`
+    /// and `keys.dir`. Unset by default.
+    pub kek_file: Option<PathBuf>,
+    /// `keys.previous_kek_file`: a JWK file holding a key-encryption key replaced by
+    /// `tessera keys rewrap`, used only to decrypt keys still sealed under it. Unset by default.
+    pub previous_kek_file: Option<PathBuf>,
     /// `keys.algorithm`: algorithm for new signing keys.
     pub key_algorithm: SigningAlgorithm,
     /// `token.ttl_seconds`: default access-token lifetime.
@@ -181,6 +188,8 @@ impl Settings {
             issuer,
             database_url,
             keys_dir: PathBuf::from(string(cfg, "keys.dir")?),
+            kek_file: optional_path(cfg, "keys.kek_file")?,
+            previous_kek_file: optional_path(cfg, "keys.previous_kek_file")?,
             key_algorithm,
             token_ttl,
             token_max_ttl,
@@ -230,6 +239,15 @@ impl Settings {
         })
     }
 
+    /// Where the key-encryption keys come from.
+    pub fn kek_settings(&self) -> crate::keys::KekSettings<'_> {
+        crate::keys::KekSettings {
+            kek_file: self.kek_file.as_deref(),
+            previous_kek_file: self.previous_kek_file.as_deref(),
+            keys_dir: &self.keys_dir,
+        }
+    }
+
     /// The issuer once the listen address is known (port 0 resolves to the bound port).
     pub fn issuer_for(&self, bound: SocketAddr) -> String {
         self.issuer
@@ -244,6 +262,22 @@ fn string(cfg: &Config, key: &'static str) -> Result<String, ConfigError> {
         value: String::new(),
         allowed: "expected a string",
     })
+}
+
+/// A path that may be left unset (absent or empty).
+fn optional_path(cfg: &Config, key: &'static str) -> Result<Option<PathBuf>, ConfigError> {
+    match cfg.get_string(key) {
+        Ok(value) => {
+            let value = value.trim();
+            Ok((!value.is_empty()).then(|| PathBuf::from(value)))
+        }
+        Err(config::ConfigError::NotFound(_)) => Ok(None),
+        Err(_) => Err(ConfigError::Invalid {
+            key,
+            value: String::new(),
+            allowed: "expected a file path",
+        }),
+    }
 }
 
 fn parse<T: FromStr>(

@@ -25,6 +25,9 @@ pub enum ServeError {
     /// The key-encryption key or a signing key is unusable.
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// The SQLite database is being restored.
+    #[error(transparent)]
+    Lock(#[from] store::backup::BackupError),
     /// The listen address could not be bound.
     #[error("cannot listen on {0}: {1}")]
     Bind(std::net::SocketAddr, std::io::Error),
@@ -152,22 +155,44 @@ pub unsafe fn tune_allocator() {
 
 /// Migrates, prepares keys, binds and serves until stopped.
 pub async fn serve(settings: Settings) -> Result<(), ServeError> {
+    // First, before the database is touched: a missing or malformed key-encryption key stops
+    // start-up with one line naming its source.
+    let kek = KeyEncryptionKey::load(settings.kek_settings(), true)?;
+    // Held until the process ends: `tessera restore` refuses while any server holds it.
+    let _serving = store::backup::ServeLock::acquire(&settings.database_url)?;
     let db = store::connect(&settings.database_url).await?;
     store::migrate(&db).await?;
-    let kek = KeyEncryptionKey::load_or_create(&settings.keys_dir)?;
     let listener = std::net::TcpListener::bind(settings.bind)
         .map_err(|e| ServeError::Bind(settings.bind, e))?;
     let bound = listener.local_addr()?;
     let issuer = settings.issuer_for(bound);
+    // Every published key must open with the keys given: a wrong KEK stops start-up here,
+    // before anything is written (a first key sealed under it, say).
+    let max_ttl = settings.token_max_ttl;
+    SigningKeyRing::build(
+        &store::keys::all(&db).await?,
+        &kek,
+        chrono::Utc::now(),
+        max_ttl,
+    )?;
     store::apis::ensure_admin(&db, &issuer, true).await?;
-    store::keys::ensure_signing_key(&db, settings.key_algorithm, &kek, settings.token_max_ttl)
-        .await?;
+    store::keys::ensure_signing_key(&db, settings.key_algorithm, &kek, max_ttl).await?;
     let ring = SigningKeyRing::build(
         &store::keys::all(&db).await?,
         &kek,
         chrono::Utc::now(),
-        settings.token_max_ttl,
+        max_ttl,
     )?;
+    tracing::info!(kek_id = %kek.id(), source = %kek.source(), "key-encryption key loaded");
+    let behind = store::keys::sealed_under_other_keks(&db, &kek).await?;
+    if behind > 0 {
+        tracing::warn!(
+            keys = behind,
+            kek_id = %kek.id(),
+            "signing keys are sealed under an older key-encryption key: once every replica runs \
+             with this one, run `tessera keys rewrap --new-kek FILE` with FILE holding it"
+        );
+    }
     let metadata = discovery::Metadata::render(&issuer, &store::apis::list(&db).await?);
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let db_health = Arc::new(store::health::DatabaseHealth::default());

@@ -6,7 +6,7 @@ use arc_swap::ArcSwap;
 use sea_orm::DatabaseConnection;
 
 use crate::config::Settings;
-use crate::keys::{KeyEncryptionKey, SigningKeyRing};
+use crate::keys::KeyEncryptionKey;
 use crate::oauth::discovery::Metadata;
 use crate::secret::{Argon2Pool, CredentialKey, SingleFlight, VerifiableHash};
 use crate::store::ClientDirectory;
@@ -26,7 +26,7 @@ pub struct AppState {
     /// Clients in use, in memory.
     pub clients: ClientDirectory,
     /// Published signing keys; swapped whole when the key set changes.
-    pub keys: ArcSwap<SigningKeyRing>,
+    pub keys: ArcSwap<crate::keys::SigningKeyRing>,
     /// Unseals signing keys loaded later.
     pub kek: KeyEncryptionKey,
     /// Runs argon2 off the async workers.
@@ -73,8 +73,18 @@ impl AppState {
         let now = chrono::Utc::now();
         let max_ttl = self.settings.token_max_ttl;
         let stored = crate::store::keys::all(&self.db).await?;
-        if self.keys.load().is_stale(&stored, now, max_ttl) {
-            let ring = SigningKeyRing::build(&stored, &self.kek, now, max_ttl)?;
+        let current = self.keys.load();
+        if current.is_stale(&stored, now, max_ttl) {
+            // Keys held already are kept as they are, never decrypted again: a KEK rewrap
+            // while this process runs changes nothing for it.
+            let (ring, failures) = current.rebuild(&stored, &self.kek, now, max_ttl);
+            for e in &failures {
+                tracing::error!(
+                    error = %e,
+                    "a published signing key cannot be used for signing here; restart this \
+                     process with the key-encryption key it was sealed under"
+                );
+            }
             tracing::info!(published = ring.len(), "key set changed");
             self.keys.store(Arc::new(ring));
         }

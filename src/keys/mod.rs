@@ -4,7 +4,6 @@ mod kek;
 mod ring;
 
 use std::fmt;
-use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -14,19 +13,21 @@ use josekit::jwk::alg::ec::EcCurve;
 use josekit::jwk::alg::ed::EdCurve;
 use josekit::jws::{ES256, EdDSA, JwsSigner, JwsVerifier, RS256};
 
-pub use kek::KeyEncryptionKey;
+pub use kek::{KEK_ENV, KekSettings, KekSource, KeyEncryptionKey, sealed_kek_id};
 pub use ring::{Jwks, SigningKey, SigningKeyRing, StoredKey};
 
 /// Errors of key handling.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    /// The key-encryption key file is unreadable or malformed.
-    #[error("key-encryption key {0}: {1}")]
-    KekFile(PathBuf, String),
-    /// A signing key was sealed under another key-encryption key.
+    /// A key-encryption key is missing, unreadable or malformed; `source` names where it was
+    /// looked for (`keys.kek_file (…)`, `TESSERA_KEK`, `keys.dir (…)`).
+    #[error("key-encryption key from {from}: {why}")]
+    Kek { from: String, why: String },
+    /// A signing key was sealed under a key-encryption key this process does not hold.
     #[error(
         "signing key {kid} cannot be decrypted: it was sealed under key-encryption key {sealed_under}, \
-         but keys.dir holds {have}; point keys.dir at the key-encryption key this database was made with"
+         but this process holds {have}; give it the key-encryption key the database was sealed with \
+         (keys.kek_file, TESSERA_KEK or keys.dir; keys.previous_kek_file for one replaced by a rewrap)"
     )]
     WrongKek {
         kid: String,

@@ -1,5 +1,6 @@
 //! The in-memory key ring every request signs with, and the JWKS rendered from it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
@@ -20,10 +21,15 @@ pub struct SigningKey {
     activates_at_ms: i64,
     /// `base64url(header) + "."`, computed once: the header is the same for every token.
     header_prefix: String,
-    signer: TokenSigner,
+    /// `None` for a key published for verification only: its private part could not be
+    /// unsealed by this process (see [`SigningKeyRing::rebuild`]).
+    signer: Option<TokenSigner>,
     verifier: Box<dyn JwsVerifier>,
     /// The public key, as published.
     pub public_jwk: Jwk,
+    /// The stored row's algorithm and public JWK text: a held key is reused for a row only
+    /// while they are the same.
+    stored: (String, String),
 }
 
 impl SigningKey {
@@ -37,7 +43,13 @@ impl SigningKey {
         let mut out = String::with_capacity(self.header_prefix.len() + claims.len() * 4 / 3 + 400);
         out.push_str(&self.header_prefix);
         URL_SAFE_NO_PAD.encode_string(claims, &mut out);
-        let signature = self.signer.sign(out.as_bytes())?;
+        let signer = self.signer.as_ref().ok_or_else(|| {
+            KeyError::Crypto(format!(
+                "signing key {} is held for verification only",
+                self.kid
+            ))
+        })?;
+        let signature = signer.sign(out.as_bytes())?;
         out.push('.');
         URL_SAFE_NO_PAD.encode_string(signature, &mut out);
         Ok(out)
@@ -147,7 +159,7 @@ pub struct Jwks {
 
 /// The keys that are published now (next, signing, verifying), in activation order.
 pub struct SigningKeyRing {
-    keys: Vec<SigningKey>,
+    keys: Vec<Arc<SigningKey>>,
     jwks: Jwks,
     fingerprint: String,
 }
@@ -157,6 +169,7 @@ pub type StoredKey = entity::signing_key::Model;
 
 impl SigningKeyRing {
     /// Builds the ring from stored keys, decrypting the private parts of the published ones.
+    /// Fails if any of them cannot be decrypted or used (start-up refuses a wrong KEK).
     pub fn build(
         stored: &[StoredKey],
         kek: &KeyEncryptionKey,
@@ -165,12 +178,49 @@ impl SigningKeyRing {
     ) -> Result<Self, KeyError> {
         let published = published_kids(stored, now, max_ttl);
         let mut keys = Vec::with_capacity(published.len());
-        for kid in &published {
-            let Some(row) = stored.iter().find(|k| &k.kid == kid) else {
-                continue;
-            };
-            keys.push(load_key(row, kek)?);
+        for row in published.iter().filter_map(|kid| row_of(stored, kid)) {
+            keys.push(Arc::new(load_key(row, kek)?));
         }
+        Ok(Self::assemble(keys, published))
+    }
+
+    /// Builds the ring for a changed key set from this one: every key already held is reused
+    /// as it is (never decrypted again: a running process keeps the keys it holds across a
+    /// KEK rewrap, whatever KEK the rows are sealed under now); only keys new to this process
+    /// are decrypted. A new key whose private part cannot be decrypted (sealed by a replica
+    /// under a KEK this process was not given) is still published, for verification only, and
+    /// the newest key this process can sign with keeps signing; such failures are returned
+    /// for the caller to log.
+    pub fn rebuild(
+        &self,
+        stored: &[StoredKey],
+        kek: &KeyEncryptionKey,
+        now: DateTime<Utc>,
+        max_ttl: Duration,
+    ) -> (Self, Vec<KeyError>) {
+        let published = published_kids(stored, now, max_ttl);
+        let mut keys = Vec::with_capacity(published.len());
+        let mut failures = Vec::new();
+        for row in published.iter().filter_map(|kid| row_of(stored, kid)) {
+            if let Some(held) = self.keys.iter().find(|k| k.holds(row)) {
+                keys.push(held.clone());
+                continue;
+            }
+            match load_key(row, kek) {
+                Ok(key) => keys.push(Arc::new(key)),
+                Err(e) => {
+                    match verification_only(row) {
+                        Ok(key) => keys.push(Arc::new(key)),
+                        Err(bad) => failures.push(bad),
+                    }
+                    failures.push(e);
+                }
+            }
+        }
+        (Self::assemble(keys, published), failures)
+    }
+
+    fn assemble(mut keys: Vec<Arc<SigningKey>>, published: Vec<String>) -> Self {
         keys.sort_by_key(|k| k.activates_at_ms);
         let mut body = br#"{"keys":["#.to_vec();
         for (i, key) in keys.iter().enumerate() {
@@ -181,11 +231,11 @@ impl SigningKeyRing {
         }
         body.extend_from_slice(b"]}");
         let etag = crate::strong_etag(&body);
-        Ok(SigningKeyRing {
+        SigningKeyRing {
             keys,
             jwks: Jwks { body, etag },
             fingerprint: published.join(","),
-        })
+        }
     }
 
     /// Whether `stored` at `now` would publish a different set of keys than this ring.
@@ -194,14 +244,28 @@ impl SigningKeyRing {
     }
 
     /// The key that signs at `now`: the last one activated.
+    /// (A key held for verification only is passed over: see [`rebuild`](Self::rebuild).)
     pub fn signer_at(&self, now: DateTime<Utc>) -> Option<&SigningKey> {
         let now_ms = now.timestamp_millis();
-        self.keys.iter().rev().find(|k| k.activates_at_ms <= now_ms)
+        self.keys
+            .iter()
+            .rev()
+            .find(|k| k.activates_at_ms <= now_ms && k.signer.is_some())
+            .map(|k| &**k)
     }
 
     /// A published key by id.
     pub fn key(&self, kid: &str) -> Option<&SigningKey> {
-        self.keys.iter().find(|k| k.kid == kid)
+        self.keys.iter().find(|k| k.kid == kid).map(|k| &**k)
+    }
+
+    /// Ids of the published keys this process cannot sign with (their private part could not
+    /// be decrypted here).
+    pub fn verification_only(&self) -> impl Iterator<Item = &str> {
+        self.keys
+            .iter()
+            .filter(|k| k.signer.is_none())
+            .map(|k| k.kid.as_str())
     }
 
     /// The JWKS document.
@@ -265,10 +329,43 @@ fn load_key(row: &StoredKey, kek: &KeyEncryptionKey) -> Result<SigningKey, KeyEr
             "its private part does not match the published public key".into(),
         ));
     }
+    Ok(signing_key(
+        row,
+        algorithm,
+        Some(signer),
+        verifier,
+        public_jwk,
+    ))
+}
+
+/// A stored key published for verification only: its public part, no signer.
+fn verification_only(row: &StoredKey) -> Result<SigningKey, KeyError> {
+    let bad = |why: String| KeyError::BadKey {
+        kid: row.kid.clone(),
+        why,
+    };
+    let algorithm: SigningAlgorithm = row
+        .algorithm
+        .parse()
+        .map_err(|_| bad(format!("unknown algorithm {}", row.algorithm)))?;
+    let public_jwk = Jwk::from_bytes(row.public_jwk.as_bytes()).map_err(|e| bad(e.to_string()))?;
+    let verifier = algorithm
+        .verifier(&public_jwk)
+        .map_err(|e| bad(e.to_string()))?;
+    Ok(signing_key(row, algorithm, None, verifier, public_jwk))
+}
+
+fn signing_key(
+    row: &StoredKey,
+    algorithm: SigningAlgorithm,
+    signer: Option<TokenSigner>,
+    verifier: Box<dyn JwsVerifier>,
+    public_jwk: Jwk,
+) -> SigningKey {
     let header = serde_json::json!({"alg": algorithm.as_str(), "typ": "at+jwt", "kid": row.kid});
     let mut header_prefix = URL_SAFE_NO_PAD.encode(header.to_string());
     header_prefix.push('.');
-    Ok(SigningKey {
+    SigningKey {
         kid: row.kid.clone(),
         algorithm,
         activates_at_ms: row.activates_at.timestamp_millis(),
@@ -276,7 +373,24 @@ fn load_key(row: &StoredKey, kek: &KeyEncryptionKey) -> Result<SigningKey, KeyEr
         signer,
         verifier,
         public_jwk,
-    })
+        stored: (row.algorithm.clone(), row.public_jwk.clone()),
+    }
+}
+
+fn row_of<'a>(stored: &'a [StoredKey], kid: &str) -> Option<&'a StoredKey> {
+    stored.iter().find(|k| k.kid == kid)
+}
+
+impl SigningKey {
+    /// Whether this key, held with its signer, is the one `row` stores (same id, algorithm,
+    /// public part and activation time): then it can be reused without decrypting `row`.
+    fn holds(&self, row: &StoredKey) -> bool {
+        self.signer.is_some()
+            && self.kid == row.kid
+            && self.activates_at_ms == row.activates_at.timestamp_millis()
+            && self.stored.0 == row.algorithm
+            && self.stored.1 == row.public_jwk
+    }
 }
 
 #[cfg(test)]
@@ -309,5 +423,45 @@ mod tests {
             let err = load_key(&mismatched, &kek).err().expect("mismatch refused");
             assert!(matches!(err, KeyError::BadKey { .. }), "{algorithm}: {err}");
         }
+    }
+
+    #[test]
+    fn a_rebuild_reuses_held_keys_and_publishes_new_ones_it_cannot_open_for_verification() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let old = KeyEncryptionKey::load_or_create(a.path()).unwrap();
+        let new = KeyEncryptionKey::load_or_create(b.path()).unwrap();
+        let ttl = Duration::from_secs(900);
+        let t0 = Utc::now();
+        let first = generate_signing_key(SigningAlgorithm::Es256, &old)
+            .unwrap()
+            .into_stored(t0, t0);
+        let ring = SigningKeyRing::build(std::slice::from_ref(&first), &old, t0, ttl).unwrap();
+        // A rewrap under the new KEK, and a key another replica made under it.
+        let private = old.open(&first.kid, &first.private_jwe).unwrap();
+        let rewrapped = StoredKey {
+            private_jwe: new.seal(&private).unwrap(),
+            ..first.clone()
+        };
+        let t1 = t0 + chrono::Duration::seconds(1);
+        let second = generate_signing_key(SigningAlgorithm::Es256, &new)
+            .unwrap()
+            .into_stored(t1, t1);
+        let rows = [rewrapped, second.clone()];
+        let t2 = t1 + chrono::Duration::seconds(1);
+        // Start-up is strict: the old KEK alone cannot open the key set.
+        assert!(SigningKeyRing::build(&rows, &old, t2, ttl).is_err());
+        // A running process keeps what it holds and publishes the rest.
+        let (next, failures) = ring.rebuild(&rows, &old, t2, ttl);
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert_eq!(next.len(), 2);
+        assert_eq!(next.signer_at(t2).unwrap().kid, first.kid);
+        assert_eq!(
+            next.verification_only().collect::<Vec<_>>(),
+            [second.kid.as_str()]
+        );
+        assert!(next.key(&second.kid).is_some());
+        // The very key held before, not a copy decrypted again.
+        assert!(Arc::ptr_eq(&ring.keys[0], &next.keys[0]));
+        next.signer_at(t2).unwrap().sign(b"{}").unwrap();
     }
 }

@@ -4,13 +4,16 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use entity::signing_key;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, Set};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, Set,
+    TransactionTrait,
+};
 
 use super::StoreError;
 use super::apis::now;
 use crate::keys::{
     KeyEncryptionKey, KeyState, KeyStatus, SigningAlgorithm, generate_signing_key, key_timeline,
-    prepublication,
+    prepublication, sealed_kek_id,
 };
 
 /// Every stored key.
@@ -89,37 +92,125 @@ async fn lock_key_set(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransa
 
 /// Adds a `next` key, published at once and signing after one JWKS cache lifetime (or at
 /// once with `immediately`, for emergencies). Returns its status.
-pub async fn rotate(
-    db: &impl ConnectionTrait,
+///
+/// The key, its change-log entry and its audit event are one transaction (a savepoint when
+/// `db` is a transaction already): a process killed half-way leaves all or nothing.
+pub async fn rotate<C>(
+    db: &C,
     algorithm: SigningAlgorithm,
     kek: &KeyEncryptionKey,
     jwks_max_age: Duration,
     max_ttl: Duration,
     immediately: bool,
     actor: &super::audit::Actor,
-) -> Result<KeyStatus, StoreError> {
+) -> Result<KeyStatus, StoreError>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    use sea_orm::TransactionSession;
+    let txn = super::begin_write(db).await?;
     let now = now();
     let activates_at = if immediately {
         now
     } else {
         now + prepublication(jwks_max_age)
     };
-    let kid = insert(db, algorithm, kek, activates_at).await?;
-    super::changes::record(db, super::changes::KEYS).await?;
-    tracing::info!(%kid, alg = %algorithm, %activates_at, "rotated signing key");
+    let kid = insert(&txn, algorithm, kek, activates_at).await?;
+    super::changes::record(&txn, super::changes::KEYS).await?;
     super::audit::record(
-        db,
+        &txn,
         "key.rotated",
         actor,
         Some(&kid),
         serde_json::json!({"alg": algorithm.as_str(), "activates_at": activates_at, "now": immediately}),
     )
     .await?;
-    statuses(db, now, max_ttl)
+    let status = statuses(&txn, now, max_ttl)
         .await?
         .into_iter()
         .find(|k| k.kid == kid)
-        .ok_or_else(|| StoreError::NotFound(format!("key {kid}")))
+        .ok_or_else(|| StoreError::NotFound(format!("key {kid}")))?;
+    txn.commit().await?;
+    tracing::info!(%kid, alg = %algorithm, %activates_at, "rotated signing key");
+    Ok(status)
+}
+
+/// What `tessera keys rewrap` did.
+#[derive(Debug, serde::Serialize)]
+pub struct Rewrapped {
+    /// Signing keys re-encrypted: every stored key.
+    pub rewrapped: usize,
+    /// The key-encryption key they are sealed under now.
+    pub kek_id: String,
+    /// How many were sealed under each key-encryption key before (by id).
+    pub previously_sealed_under: std::collections::BTreeMap<String, usize>,
+}
+
+/// Re-encrypts the private part of every stored signing key under `kek`'s current key, in one
+/// transaction holding the key-set lock: all keys or none. `kek` must be able to open every
+/// key (its previous keys are used for that).
+pub async fn rewrap(
+    db: &DatabaseConnection,
+    kek: &KeyEncryptionKey,
+    actor: &super::audit::Actor,
+) -> Result<Rewrapped, StoreError> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let txn = lock_key_set(db).await?;
+    let rows = all(&txn).await?;
+    let mut before = std::collections::BTreeMap::<String, usize>::new();
+    for row in &rows {
+        let private = zeroize::Zeroizing::new(kek.open(&row.kid, &row.private_jwe)?);
+        // The plaintext must be this key's private JWK, not any JWE the KEK opens.
+        let jwk = josekit::jwk::Jwk::from_bytes(&*private).map_err(|e| {
+            crate::keys::KeyError::BadKey {
+                kid: row.kid.clone(),
+                why: e.to_string(),
+            }
+        })?;
+        if jwk.key_id() != Some(row.kid.as_str()) {
+            return Err(crate::keys::KeyError::BadKey {
+                kid: row.kid.clone(),
+                why: "its sealed private part belongs to another key".into(),
+            }
+            .into());
+        }
+        let sealed = kek.seal(&private)?;
+        *before
+            .entry(sealed_kek_id(&row.private_jwe).unwrap_or_else(|| "?".into()))
+            .or_default() += 1;
+        signing_key::Entity::update_many()
+            .col_expr(signing_key::Column::PrivateJwe, sealed.into())
+            .filter(signing_key::Column::Kid.eq(row.kid.as_str()))
+            .exec(&txn)
+            .await?;
+    }
+    super::audit::record(
+        &txn,
+        "keys.rewrapped",
+        actor,
+        None,
+        serde_json::json!({"keys": rows.len(), "kek_id": kek.id(), "previously_sealed_under": before}),
+    )
+    .await?;
+    txn.commit().await?;
+    tracing::info!(keys = rows.len(), kek_id = %kek.id(), "rewrapped signing keys");
+    Ok(Rewrapped {
+        rewrapped: rows.len(),
+        kek_id: kek.id().to_owned(),
+        previously_sealed_under: before,
+    })
+}
+
+/// How many stored keys are sealed under a key-encryption key other than `kek`'s current one.
+pub async fn sealed_under_other_keks(
+    db: &impl ConnectionTrait,
+    kek: &KeyEncryptionKey,
+) -> Result<usize, StoreError> {
+    Ok(all(db)
+        .await?
+        .iter()
+        .filter(|k| !kek.sealed_by_current(&k.private_jwe))
+        .count())
 }
 
 /// Starts a scheduled rotation when the signing key is `rotate_after` old, less the

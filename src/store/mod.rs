@@ -2,6 +2,7 @@
 
 pub mod apis;
 pub mod audit;
+pub mod backup;
 pub mod changes;
 pub mod clients;
 pub mod directory;
@@ -17,7 +18,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::sqlx::sqlite::{SqliteError, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, Database, DatabaseConnection, DbErr, SqliteTransactionMode, TransactionOptions,
     TransactionTrait,
@@ -60,8 +61,9 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// Whether the database could not be reached (as opposed to refusing the statement): such
-    /// failures are a `503` with `Retry-After`, not a `500`.
+    /// Whether the database could not be reached, or cannot write for now (its disk is full),
+    /// as opposed to refusing the statement: such failures are a `503` with `Retry-After`, not
+    /// a `500`, and nothing was changed.
     pub fn is_unavailable(&self) -> bool {
         use sea_orm::RuntimeErr;
         use sea_orm::sqlx::Error as Sqlx;
@@ -81,11 +83,18 @@ impl StoreError {
             | Sqlx::PoolTimedOut
             | Sqlx::PoolClosed
             | Sqlx::WorkerCrashed => true,
-            // SQLSTATE class 08 (connection exception) and 57P01–57P03 (the server shutting
-            // down, crashed, or not yet accepting connections).
+            // SQLite: SQLITE_FULL (13) and SQLITE_IOERR (10), extended codes included — the
+            // disk is full or failing; the statement was refused as a whole and a retry may
+            // succeed once space is freed.
+            Sqlx::Database(db) if db.try_downcast_ref::<SqliteError>().is_some() => db
+                .code()
+                .and_then(|c| c.parse::<i32>().ok())
+                .is_some_and(|c| matches!(c & 0xff, 10 | 13)),
+            // PostgreSQL: SQLSTATE class 08 (connection exception), 57P01–57P03 (the server
+            // shutting down, crashed, or not yet accepting connections), 53100 (disk full).
             Sqlx::Database(db) => db
                 .code()
-                .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+                .is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c == "53100"),
             _ => false,
         }
     }
@@ -142,17 +151,10 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, StoreError> {
 }
 
 fn create_sqlite_parent(url: &str) -> Result<(), StoreError> {
-    let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:");
-    let path = path.split('?').next().unwrap_or_default();
-    if path.is_empty() || path.starts_with(':') {
+    let Some(path) = backup::sqlite_path(url) else {
         return Ok(());
-    }
-    if let Some(parent) = Path::new(path)
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-    {
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| {
             StoreError::Db(DbErr::Custom(format!(
                 "cannot create {}: {e}",
@@ -160,7 +162,7 @@ fn create_sqlite_parent(url: &str) -> Result<(), StoreError> {
             )))
         })?;
     }
-    restrict_sqlite_files(Path::new(path))
+    restrict_sqlite_files(&path)
 }
 
 /// The database holds hashes, sealed keys and the audit trail: owner-only (0600). SQLite gives
