@@ -7,10 +7,11 @@ use serde::Serialize;
 
 use crate::config::{ConfigError, Settings};
 use crate::keys::{KeyEncryptionKey, KeyError};
+use crate::ops::{self, Context, Ops, OpsError};
 use crate::server::ServeError;
 use crate::store::audit::Actor;
 use crate::store::backup::BackupError;
-use crate::store::{self, ClientFields, NewApi, NewClient, StoreError};
+use crate::store::{self, ClientFields, NewApi, StoreError};
 
 /// OAuth 2.0 client-credentials authorization server.
 #[derive(Debug, Parser)]
@@ -297,6 +298,9 @@ pub enum CliError {
     /// Backup or restore.
     #[error(transparent)]
     Backup(#[from] BackupError),
+    /// A domain operation refused or failed.
+    #[error(transparent)]
+    Ops(#[from] OpsError),
 }
 
 impl CliError {
@@ -306,6 +310,12 @@ impl CliError {
             CliError::Config(_)
             | CliError::Store(StoreError::Invalid { .. } | StoreError::Validation(_)) => 2,
             CliError::Store(StoreError::Conflict { .. }) => 2,
+            CliError::Ops(OpsError::Invalid(_) | OpsError::Conflict(_)) => 2,
+            CliError::Ops(OpsError::Store(
+                StoreError::Invalid { .. }
+                | StoreError::Validation(_)
+                | StoreError::Conflict { .. },
+            )) => 2,
             // A key-encryption key that is missing or malformed is configuration.
             CliError::Key(KeyError::Kek { .. })
             | CliError::Serve(ServeError::Key(KeyError::Kek { .. })) => 2,
@@ -329,6 +339,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     }
     let db = store::connect(&settings.database_url).await?;
     store::migrate(&db).await?;
+    // Every command below acts as the operator, through the same operations as the admin API.
+    let ops = Ops::offline(&db, &settings);
+    let cli_ctx = Context::cli();
     // The CLI cannot know a port-0 server's final issuer: it creates the admin API if missing
     // and leaves its audience to the server.
     store::apis::ensure_admin(&db, &settings.issuer_for(settings.bind), false).await?;
@@ -340,22 +353,13 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             scopes,
             output,
         }) => {
-            let scopes = words(&scopes);
-            let (client, secret) = store::clients::create(
-                &db,
-                NewClient {
-                    fields: ClientFields {
-                        name,
-                        description,
-                        scopes,
-                        ..ClientFields::default()
-                    },
-                    owner: None,
-                },
-                settings.token_max_ttl,
-                Some(&Actor::cli()),
-            )
-            .await?;
+            let fields = ClientFields {
+                name,
+                description,
+                scopes: words(&scopes),
+                ..ClientFields::default()
+            };
+            let (client, secret) = ops::clients::create(&ops, &cli_ctx, fields).await?;
             #[derive(Serialize)]
             struct Created<'a> {
                 client_secret: &'a str,
@@ -394,7 +398,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             }
         }
         Command::Clients(ClientsCommand::Get { client_id, output }) => {
-            let client = store::clients::get(&db, &client_id).await?;
+            let (client, _) = ops::clients::get(&ops, &cli_ctx, &client_id).await?;
             print_client(&client, output.json);
         }
         Command::Clients(ClientsCommand::Update {
@@ -407,7 +411,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             token_ttl_seconds,
             output,
         }) => {
-            let c = store::clients::get(&db, &client_id).await?;
+            let (c, _) = ops::clients::get(&ops, &cli_ctx, &client_id).await?;
             let fields = ClientFields {
                 name: name.unwrap_or(c.name),
                 description: description.unwrap_or(c.description),
@@ -421,28 +425,20 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                     None => c.token_ttl_seconds,
                 },
             };
-            let (client, _) = store::clients::replace(
-                &db,
-                &client_id,
-                fields,
-                settings.token_max_ttl,
-                &Actor::cli(),
-            )
-            .await?;
+            let client = ops::clients::replace(&ops, &cli_ctx, &client_id, fields).await?;
             print_client(&client, output.json);
         }
         Command::Clients(ClientsCommand::Disable { client_id }) => {
-            set_enabled(&db, &settings, &client_id, false).await?;
+            set_enabled(&ops, &client_id, false).await?;
         }
         Command::Clients(ClientsCommand::Enable { client_id }) => {
-            set_enabled(&db, &settings, &client_id, true).await?;
+            set_enabled(&ops, &client_id, true).await?;
         }
         Command::Clients(ClientsCommand::Delete { client_id }) => {
-            store::clients::delete(&db, &client_id, &Actor::cli()).await?;
+            ops::clients::delete(&ops, &cli_ctx, &client_id).await?;
         }
         Command::Clients(ClientsCommand::RevokeTokens { client_id, output }) => {
-            let cutoff =
-                store::revocations::revoke_client_tokens(&db, &client_id, &Actor::cli()).await?;
+            let cutoff = ops::clients::revoke_tokens(&ops, &cli_ctx, &client_id).await?;
             if output.json {
                 print_json(&serde_json::json!({"client_id": client_id, "revoked_before": cutoff}));
             } else {
@@ -450,7 +446,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             }
         }
         Command::Clients(ClientsCommand::Secrets(SecretsCommand::List { client_id, output })) => {
-            let secrets = store::secrets::list(&db, &client_id).await?;
+            let secrets = ops::clients::secrets(&ops, &cli_ctx, &client_id).await?;
             if output.json {
                 print_json(&secrets);
             } else {
@@ -466,17 +462,17 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             output,
         })) => {
             let (info, secret) =
-                store::secrets::add(&db, &client_id, expires_at, &Actor::cli()).await?;
+                ops::clients::add_secret(&ops, &cli_ctx, &client_id, expires_at).await?;
             print_secret(&info, &secret, output.json);
         }
         Command::Clients(ClientsCommand::Secrets(SecretsCommand::Delete {
             client_id,
             secret_id,
         })) => {
-            store::secrets::delete(&db, &client_id, &secret_id, &Actor::cli()).await?;
+            ops::clients::delete_secret(&ops, &cli_ctx, &client_id, &secret_id).await?;
         }
         Command::Clients(ClientsCommand::Secrets(SecretsCommand::Reset { client_id, output })) => {
-            let (info, secret) = store::secrets::reset(&db, &client_id, &Actor::cli()).await?;
+            let (info, secret) = ops::clients::reset_secret(&ops, &cli_ctx, &client_id).await?;
             print_secret(&info, &secret, output.json);
         }
         Command::Roles(RolesCommand::Create {
@@ -486,7 +482,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             output,
         }) => {
             let role =
-                store::roles::create(&db, &name, &description, &words(&scopes), &Actor::cli())
+                ops::catalog::create_role(&ops, &cli_ctx, &name, &description, &words(&scopes))
                     .await?;
             if output.json {
                 print_json(&role);
@@ -495,7 +491,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             }
         }
         Command::Roles(RolesCommand::List { output }) => {
-            let roles = store::roles::list(&db).await?;
+            let roles = ops::catalog::roles(&ops, &cli_ctx).await?;
             if output.json {
                 print_json(&roles);
             } else {
@@ -505,10 +501,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             }
         }
         Command::Roles(RolesCommand::Delete { name, force }) => {
-            store::roles::delete(&db, &name, force, &Actor::cli()).await?;
+            ops::catalog::delete_role(&ops, &cli_ctx, &name, force).await?;
         }
         Command::Apis(ApisCommand::Delete { name, force }) => {
-            store::apis::delete(&db, &name, force, &Actor::cli()).await?;
+            ops::catalog::delete_api(&ops, &cli_ctx, &name, force).await?;
         }
         Command::Apis(ApisCommand::Create {
             name,
@@ -516,16 +512,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             permissions,
             output,
         }) => {
-            let api = store::apis::create(
-                &db,
-                NewApi {
-                    name,
-                    audience,
-                    permissions,
-                },
-                &Actor::cli(),
-            )
-            .await?;
+            let new = NewApi {
+                name,
+                audience,
+                permissions,
+            };
+            let api = ops::catalog::create_api(&ops, &cli_ctx, new).await?;
             if output.json {
                 print_json(&api);
             } else {
@@ -538,7 +530,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             }
         }
         Command::Apis(ApisCommand::List { output }) => {
-            let apis = store::apis::list(&db).await?;
+            let apis = ops::catalog::apis(&ops, &cli_ctx).await?;
             if output.json {
                 print_json(&apis);
             } else {
@@ -548,8 +540,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             }
         }
         Command::Keys(KeysCommand::List { output }) => {
-            let keys =
-                store::keys::statuses(&db, chrono::Utc::now(), settings.token_max_ttl).await?;
+            let keys = ops::keys::list(&ops, &cli_ctx).await?;
             if output.json {
                 print_json(&keys);
             } else {
@@ -566,16 +557,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Keys(KeysCommand::Rotate { now, output }) => {
             let kek = KeyEncryptionKey::load(settings.kek_settings(), true)?;
-            let key = store::keys::rotate(
-                &db,
-                settings.key_algorithm,
-                &kek,
-                settings.jwks_max_age,
-                settings.token_max_ttl,
-                now,
-                &Actor::cli(),
-            )
-            .await?;
+            let key = ops::keys::rotate(&ops, &cli_ctx, &kek, now).await?;
             if output.json {
                 print_json(&key);
             } else {
@@ -697,13 +679,9 @@ fn words(s: &str) -> Vec<String> {
         .collect()
 }
 
-async fn set_enabled(
-    db: &sea_orm::DatabaseConnection,
-    settings: &Settings,
-    client_id: &str,
-    enabled: bool,
-) -> Result<(), CliError> {
-    let c = store::clients::get(db, client_id).await?;
+async fn set_enabled(ops: &Ops<'_>, client_id: &str, enabled: bool) -> Result<(), CliError> {
+    let cli_ctx = Context::cli();
+    let (c, _) = ops::clients::get(ops, &cli_ctx, client_id).await?;
     let fields = ClientFields {
         name: c.name,
         description: c.description,
@@ -713,7 +691,7 @@ async fn set_enabled(
         allowed_ips: c.allowed_ips,
         token_ttl_seconds: c.token_ttl_seconds,
     };
-    store::clients::replace(db, client_id, fields, settings.token_max_ttl, &Actor::cli()).await?;
+    ops::clients::replace(ops, &cli_ctx, client_id, fields).await?;
     Ok(())
 }
 
