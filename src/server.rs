@@ -304,7 +304,25 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
         task.abort();
         let _ = task.await;
     }
-    match state.usage.flush(&state.db, true).await {
+    // A pooled PostgreSQL connection opened by a request on an actix worker belongs to that
+    // worker's runtime, which is gone by now, and the pool may hold several of them. If the
+    // flush fails on the pool, it runs again on a connection opened here (nothing written by
+    // the failed attempt is lost: it stays pending).
+    let flushed = match state.usage.flush(&state.db, true).await {
+        Ok(n) => Ok(n),
+        Err(e) => {
+            tracing::warn!(error = %e, "flushing usage on shutdown failed; retrying on a new connection");
+            match store::connect(&state.settings.database_url).await {
+                Ok(fresh) => {
+                    let result = state.usage.flush(&fresh, true).await;
+                    let _ = fresh.close().await;
+                    result
+                }
+                Err(e) => Err(e),
+            }
+        }
+    };
+    match flushed {
         Ok(n) => tracing::info!(records = n, "flushed usage on shutdown"),
         Err(e) => tracing::error!(error = %e, "flushing usage on shutdown failed"),
     }
