@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 pub use problem::{AdminError, FieldError, Problem};
 
-use crate::oauth::verify::{TokenCheckError, active_client, check_active};
+use crate::oauth::verify::{TokenCheckError, check_active_with_client};
 use crate::ops::Context;
 use crate::state::AppState;
 
@@ -164,7 +164,9 @@ async fn authenticate(req: &HttpRequest) -> Result<Admin, AdminError> {
             AdminError::Internal
         }
     };
-    let verified = check_active(state, token, chrono::Utc::now())
+    // Active, and its client as it is now: enabled with every owner, its current owner-capped
+    // scopes.
+    let (verified, current) = check_active_with_client(state, token, chrono::Utc::now())
         .await
         .map_err(refused)?;
     if !verified
@@ -174,8 +176,6 @@ async fn authenticate(req: &HttpRequest) -> Result<Admin, AdminError> {
     {
         return Err(AdminError::InvalidToken);
     }
-    // The client as it is now: enabled with every owner, its current owner-capped scopes.
-    let current = active_client(state, &verified).await.map_err(refused)?;
     Ok(Admin {
         ctx: Context::client(&current, &verified.scopes),
     })

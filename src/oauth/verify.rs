@@ -163,6 +163,15 @@ pub async fn check_active(
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<VerifiedToken, TokenCheckError> {
+    Ok(check_active_with_client(state, token, now).await?.0)
+}
+
+/// [`check_active`], also returning the token's client as the server knows it now.
+pub async fn check_active_with_client(
+    state: &crate::state::AppState,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<(VerifiedToken, std::sync::Arc<crate::store::TokenClient>), TokenCheckError> {
     let verified = verify_access_token(&state.keys.load(), &state.issuer, token, now)
         .map_err(|e| TokenCheckError::Inactive(e.0))?;
     // The skew leeway is for other verifiers' clocks; we issued it, so expiry is exact here.
@@ -176,14 +185,14 @@ pub async fn check_active(
     {
         return Err(TokenCheckError::Inactive("revoked"));
     }
-    active_client(state, &verified).await?;
-    Ok(verified)
+    let client = active_client(state, &verified).await?;
+    Ok((verified, client))
 }
 
 /// The client of a verified token, if the token is still in force for it: the client exists,
 /// is effective (it and its owners enabled), and no cutoff (a disable, a revoke-all) came
 /// after the token was issued.
-pub async fn active_client(
+async fn active_client(
     state: &crate::state::AppState,
     verified: &VerifiedToken,
 ) -> Result<std::sync::Arc<crate::store::TokenClient>, TokenCheckError> {

@@ -62,22 +62,20 @@ pub async fn replace(
         .await?;
     let before = store::clients::get(ops.db, client_id).await?;
     if target == Target::Itself {
-        let normalized_ips: Vec<String> = fields
-            .allowed_ips
-            .iter()
-            .filter_map(|ip| store::parse_ip_range(ip).map(|n| n.to_string()))
-            .collect();
-        let mut ips = normalized_ips;
-        ips.sort();
-        ips.dedup();
-        let mut scopes = fields.scopes.clone();
-        scopes.sort();
-        scopes.dedup();
-        let mut roles = fields.roles.clone();
-        roles.sort();
-        roles.dedup();
-        if scopes != before.scopes
-            || roles != before.roles
+        // Compared as stored: sorted, without duplicates, addresses normalised.
+        let stored = |items: Vec<String>| -> Vec<String> {
+            let set: std::collections::BTreeSet<String> = items.into_iter().collect();
+            set.into_iter().collect()
+        };
+        let ips = stored(
+            fields
+                .allowed_ips
+                .iter()
+                .filter_map(|ip| store::parse_ip_range(ip).map(|n| n.to_string()))
+                .collect(),
+        );
+        if stored(fields.scopes.clone()) != before.scopes
+            || stored(fields.roles.clone()) != before.roles
             || fields.enabled != before.enabled
             || fields.token_ttl_seconds != before.token_ttl_seconds
             || ips != before.allowed_ips
