@@ -14,6 +14,10 @@ pub struct Model {
     pub permissions: String,
     pub builtin: bool,
     pub created_at: DateTimeUtc,
+    /// The project the API belongs to.
+    pub project: String,
+    /// Offered to every project, not only its own.
+    pub shared: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

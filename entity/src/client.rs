@@ -21,6 +21,10 @@ pub struct Model {
     pub last_used_at: Option<DateTimeUtc>,
     /// Tokens issued at or before this instant are inactive (a disable, a revoke-all).
     pub tokens_valid_after: Option<DateTimeUtc>,
+    /// The project the client belongs to.
+    pub project: String,
+    /// The administrator who owns it (`owner` is a client owner); neither: a root client.
+    pub owner_administrator: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,5 +1,7 @@
 //! sea-orm entities for Tessera's tables.
 
+pub mod admin_session;
+pub mod administrator;
 pub mod api;
 pub mod audit_event;
 pub mod auth_failure;
@@ -8,7 +10,12 @@ pub mod client;
 pub mod client_role;
 pub mod client_scope;
 pub mod client_secret;
+pub mod enrollment_token;
+pub mod membership;
+pub mod passkey;
+pub mod project;
 pub mod revocation;
 pub mod role;
 pub mod role_scope;
 pub mod signing_key;
+pub mod totp_credential;

@@ -10,6 +10,9 @@ pub struct Model {
     pub name: String,
     pub description: String,
     pub created_at: DateTimeUtc,
+    /// The project the role belongs to. `name` is the role's key: its name in `default`,
+    /// `{project}/{name}` elsewhere (role names are unique within a project).
+    pub project: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

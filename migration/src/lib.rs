@@ -9,6 +9,7 @@ mod m20261123_000004_client_order;
 mod m20261123_000005_revocations;
 mod m20261202_000006_cutoffs;
 mod m20261202_000007_auth_failures;
+mod m20261202_000008_people;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_revocations::Migration),
             Box::new(m20261202_000006_cutoffs::Migration),
             Box::new(m20261202_000007_auth_failures::Migration),
+            Box::new(m20261202_000008_people::Migration),
         ]
     }
 }

@@ -147,6 +147,8 @@ async fn insert(db: &impl ConnectionTrait, new: NewApi) -> Result<Api, StoreErro
         permissions: Set(new.permissions.join(",")),
         builtin: Set(false),
         created_at: Set(now()),
+        project: Set(crate::store::projects::DEFAULT.to_owned()),
+        shared: Set(false),
     }
     .insert(db)
     .await?;
@@ -200,6 +202,8 @@ pub async fn ensure_admin(
                 permissions: Set("read,write".to_owned()),
                 builtin: Set(true),
                 created_at: Set(now()),
+                project: Set(crate::store::projects::DEFAULT.to_owned()),
+                shared: Set(false),
             };
             api::Entity::insert(row)
                 .on_conflict(

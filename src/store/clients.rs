@@ -287,6 +287,8 @@ pub async fn create(
         updated_at: Set(now),
         last_used_at: Set(None),
         tokens_valid_after: Set(None),
+        project: Set(crate::store::projects::DEFAULT.to_owned()),
+        owner_administrator: Set(None),
     }
     .insert(&txn)
     .await?;

@@ -9,6 +9,7 @@ pub mod directory;
 pub mod failures;
 pub mod health;
 pub mod keys;
+pub mod projects;
 pub mod revocations;
 pub mod roles;
 pub mod secrets;

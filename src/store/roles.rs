@@ -173,6 +173,7 @@ pub async fn create(
         name: Set(name.to_owned()),
         description: Set(description.to_owned()),
         created_at: Set(now()),
+        project: Set(crate::store::projects::DEFAULT.to_owned()),
     }
     .insert(&txn)
     .await?;
