@@ -54,6 +54,10 @@ pub async fn audit_events(
     if let Some(mut ids) = ctx.visible_clients(ops.db).await? {
         ids.extend(ctx.client_id().map(str::to_owned));
         filter.among = Some(ids);
+    } else if let Some(projects) = ctx.projects() {
+        let mut ids = store::projects::objects_of(ops.db, &projects).await?;
+        ids.extend(ctx.client_id().map(str::to_owned));
+        filter.among = Some(ids);
     }
     Ok(store::audit::page(ops.db, &filter, offset, limit).await?)
 }

@@ -20,6 +20,8 @@ pub enum Actor {
     System,
     /// A client, through the admin API or the OAuth endpoints.
     Client(String),
+    /// A person, through the console (or the command line acting for them).
+    Administrator(String),
 }
 
 impl Actor {
@@ -34,6 +36,7 @@ impl Actor {
             Actor::Cli => "cli",
             Actor::System => "system",
             Actor::Client(_) => "client",
+            Actor::Administrator(_) => "administrator",
         }
     }
 
@@ -41,9 +44,30 @@ impl Actor {
     pub fn client_id(&self) -> Option<&str> {
         match self {
             Actor::Client(id) => Some(id),
+            Actor::Cli | Actor::System | Actor::Administrator(_) => None,
+        }
+    }
+
+    /// The stored `actor` id: the client's or the administrator's.
+    fn id(&self) -> Option<&str> {
+        match self {
+            Actor::Client(id) | Actor::Administrator(id) => Some(id),
             Actor::Cli | Actor::System => None,
         }
     }
+}
+
+/// Who acted, as the admin API shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ActorView {
+    /// `administrator`, `client`, `cli` or `system`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The administrator's or client's id; `null` for the CLI and the server.
+    pub id: Option<String>,
+    /// A name for people: the administrator's email, the client's name, "command line",
+    /// "Tessera"; the id when the actor no longer exists.
+    pub display: String,
 }
 
 /// An audit event as the admin API shows it.
@@ -56,10 +80,8 @@ pub struct AuditEvent {
     /// e.g. `client.created`, `secret.reset`, `token.issued`.
     #[serde(rename = "type")]
     pub kind: String,
-    /// The acting client, `null` for the CLI and the server itself.
-    pub actor: Option<String>,
-    /// `cli`, `system` or `client` (`null` on events recorded before it was kept).
-    pub actor_type: Option<String>,
+    /// Who acted.
+    pub actor: ActorView,
     /// The object changed.
     pub target: Option<String>,
     /// What changed (field names, never secret values), or counts.
@@ -89,7 +111,7 @@ pub(crate) async fn record_at(
     audit_event::ActiveModel {
         time: Set(time),
         r#type: Set(kind.to_owned()),
-        actor: Set(actor.client_id().map(str::to_owned)),
+        actor: Set(actor.id().map(str::to_owned)),
         actor_type: Set(Some(actor.kind().to_owned())),
         // A caller may send a secret where an id belongs: never store one.
         target: Set(target.map(|t| crate::secret::loggable_id(t).to_owned())),
@@ -159,18 +181,54 @@ pub async fn page(
         .limit(limit)
         .all(db)
         .await?;
+    // Names for the actors on this page, in two queries.
+    let ids = |kind: &str| -> Vec<String> {
+        rows.iter()
+            .filter(|r| r.actor_type.as_deref().unwrap_or("client") == kind)
+            .filter_map(|r| r.actor.clone())
+            .collect()
+    };
+    let clients: std::collections::BTreeMap<String, String> = entity::client::Entity::find()
+        .filter(entity::client::Column::ClientId.is_in(ids("client")))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| (c.client_id, c.name))
+        .collect();
+    let people: std::collections::BTreeMap<String, String> =
+        entity::administrator::Entity::find()
+            .filter(entity::administrator::Column::Id.is_in(ids("administrator")))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|a| (a.id, a.email))
+            .collect();
     Ok((
         rows.into_iter()
-            .map(|r| AuditEvent {
-                id: r.id,
-                time: r.time,
-                kind: r.r#type,
-                actor_type: r
-                    .actor_type
-                    .or_else(|| r.actor.as_ref().map(|_| "client".to_owned())),
-                actor: r.actor,
-                target: r.target,
-                details: serde_json::from_str(&r.details).unwrap_or_default(),
+            .map(|r| {
+                let kind = r.actor_type.clone().unwrap_or_else(|| {
+                    if r.actor.is_some() { "client" } else { "cli" }.to_owned()
+                });
+                let display = match (kind.as_str(), &r.actor) {
+                    ("client", Some(id)) => clients.get(id).cloned().unwrap_or_else(|| id.clone()),
+                    ("administrator", Some(id)) => {
+                        people.get(id).cloned().unwrap_or_else(|| id.clone())
+                    }
+                    ("system", _) => "Tessera".to_owned(),
+                    _ => "command line".to_owned(),
+                };
+                AuditEvent {
+                    id: r.id,
+                    time: r.time,
+                    kind: r.r#type,
+                    actor: ActorView {
+                        kind,
+                        id: r.actor,
+                        display,
+                    },
+                    target: r.target,
+                    details: serde_json::from_str(&r.details).unwrap_or_default(),
+                }
             })
             .collect(),
         total,
