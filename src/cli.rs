@@ -249,6 +249,9 @@ pub enum ClientsCommand {
         /// Email of the administrator who will own it; what they may grant bounds its scopes.
         #[arg(long)]
         owner: Option<String>,
+        /// Space-separated roles of its project.
+        #[arg(long, default_value = "")]
+        roles: String,
         /// Free-text description.
         #[arg(long, default_value = "")]
         description: String,
@@ -521,6 +524,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             name,
             project,
             owner,
+            roles,
             description,
             scopes,
             output,
@@ -529,12 +533,14 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 name,
                 description,
                 scopes: words(&scopes),
+                roles: words(&roles),
                 ..ClientFields::default()
             };
             // With --owner the CLI acts for that person: their ceiling applies.
             let ctx = match owner {
                 Some(email) => {
-                    let person = ops::people::administrator_by_email(&ops, &cli_ctx, &email).await?;
+                    let person =
+                        ops::people::administrator_by_email(&ops, &cli_ctx, &email).await?;
                     Context::administrator(person, store::audit::Actor::Cli)
                 }
                 None => cli_ctx.clone(),
@@ -961,7 +967,9 @@ async fn admins(ops: &Ops<'_>, cmd: AdminsCommand) -> Result<(), CliError> {
             let a = by_email(email).await?;
             let url = ops::people::reissue_enrollment(ops, &ctx, &a.id).await?;
             if output.json {
-                print_json(&serde_json::json!({"id": a.id, "email": a.email, "enrollment_url": url}));
+                print_json(
+                    &serde_json::json!({"id": a.id, "email": a.email, "enrollment_url": url}),
+                );
             } else {
                 println!("{url}");
             }
@@ -996,7 +1004,9 @@ async fn admins(ops: &Ops<'_>, cmd: AdminsCommand) -> Result<(), CliError> {
         AdminsCommand::Revoke { email, project } => {
             let a = by_email(email).await?;
             if a.membership(&project).is_none() {
-                return Err(OpsError::NotFound(format!("{}'s role in project {project}", a.email)).into());
+                return Err(
+                    OpsError::NotFound(format!("{}'s role in project {project}", a.email)).into(),
+                );
             }
             let memberships = a
                 .memberships

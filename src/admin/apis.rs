@@ -153,7 +153,10 @@ pub async fn replace(
     if let Some(project) = &input.project {
         let current = ops::catalog::api(&Ops::of(&state), &admin.ctx, &path).await?;
         if *project != current.project {
-            return Err(AdminError::field("project", "an API's project cannot change"));
+            return Err(AdminError::field(
+                "project",
+                "an API's project cannot change",
+            ));
         }
     }
     let api = ops::catalog::replace_api(

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use super::{Admin, AdminError, Page, PageQuery, created, json_body, ok_json, parse_json};
 use crate::ops::{self, Ops};
 use crate::state::AppState;
-use crate::store::secrets::SecretInfo;
 use crate::store::clients::OwnerRef;
+use crate::store::secrets::SecretInfo;
 use crate::store::{Client, ClientFields};
 
 /// A client as the admin API shows it.

@@ -216,8 +216,7 @@ pub async fn list_administrators(
 ) -> Result<HttpResponse, AdminError> {
     let paging = query.paging()?;
     let all =
-        ops::people::administrators(&Ops::of(&state), &admin.ctx, query.project.as_deref())
-            .await?;
+        ops::people::administrators(&Ops::of(&state), &admin.ctx, query.project.as_deref()).await?;
     Ok(ok_json(&Page::of_all(all, paging, &admins_base(&state))))
 }
 

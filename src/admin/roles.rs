@@ -112,10 +112,12 @@ pub async fn create(
         &input.scopes,
     )
     .await?;
-    Ok(created(
-        format!("{}/{}?project={}", base(&state), role.name, role.project),
-        &role,
-    ))
+    let location = if role.project == crate::store::projects::DEFAULT {
+        format!("{}/{}", base(&state), role.name)
+    } else {
+        format!("{}/{}?project={}", base(&state), role.name, role.project)
+    };
+    Ok(created(location, &role))
 }
 
 #[utoipa::path(get, path = "/admin/v1/roles/{name}", operation_id = "get_role", tag = "roles",
@@ -131,8 +133,13 @@ pub async fn get(
     query: web::Query<RoleQuery>,
 ) -> Result<HttpResponse, AdminError> {
     Ok(ok_json(
-        &ops::catalog::role(&Ops::of(&state), &admin.ctx, query.project.as_deref(), &path)
-            .await?,
+        &ops::catalog::role(
+            &Ops::of(&state),
+            &admin.ctx,
+            query.project.as_deref(),
+            &path,
+        )
+        .await?,
     ))
 }
 

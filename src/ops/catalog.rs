@@ -63,8 +63,7 @@ pub async fn replace_api(
 ) -> Result<Api, OpsError> {
     let existing = own_api(ops, ctx, name).await?;
     let shared = shared.unwrap_or(existing.shared);
-    let api =
-        store::apis::replace(ops.db, name, audience, permissions, shared, &ctx.actor).await?;
+    let api = store::apis::replace(ops.db, name, audience, permissions, shared, &ctx.actor).await?;
     // Audiences (and which projects may use the API) are cached with every client's grants.
     ops.invalidate_all();
     Ok(api)

@@ -16,8 +16,8 @@ use sea_orm::{ConnectionTrait, DatabaseConnection};
 
 use crate::config::Settings;
 use crate::state::AppState;
-pub use crate::store::audit::Actor;
 use crate::store::administrators::{Administrator, Ceiling, ProjectRole};
+pub use crate::store::audit::Actor;
 use crate::store::projects::DEFAULT;
 use crate::store::{StoreError, TokenClient};
 
@@ -296,9 +296,7 @@ impl Context {
                     return Ok(());
                 }
                 match permission.least_role() {
-                    None => Err(OpsError::Forbidden(
-                        "only superadmins may do this".into(),
-                    )),
+                    None => Err(OpsError::Forbidden("only superadmins may do this".into())),
                     Some(least) if a.memberships.iter().any(|m| m.role >= least) => Ok(()),
                     Some(_) => Err(OpsError::Forbidden(format!(
                         "your role in your projects does not allow this ({permission:?})"

@@ -1,9 +1,7 @@
 //! Projects, administrators and the ownership of clients by people (SPEC §7).
 
 use super::{Context, Ops, OpsError, Permission};
-use crate::store::administrators::{
-    self, Administrator, AdministratorChange, NewAdministrator,
-};
+use crate::store::administrators::{self, Administrator, AdministratorChange, NewAdministrator};
 use crate::store::projects::{self, Project};
 
 /// The projects the actor reaches, by name.
@@ -146,9 +144,7 @@ pub async fn update_administrator(
 ) -> Result<Administrator, OpsError> {
     let before = administrator(ops, ctx, id).await?;
     if ctx.require(Permission::ManagePeople).is_err() {
-        if change.display_name.is_some()
-            || change.enabled.is_some()
-            || change.superadmin.is_some()
+        if change.display_name.is_some() || change.enabled.is_some() || change.superadmin.is_some()
         {
             ctx.require(Permission::ManagePeople)?;
         }
@@ -193,11 +189,7 @@ pub async fn update_administrator(
 }
 
 /// Deletes an administrator; their clients stay, disabled, until transferred.
-pub async fn delete_administrator(
-    ops: &Ops<'_>,
-    ctx: &Context,
-    id: &str,
-) -> Result<(), OpsError> {
+pub async fn delete_administrator(ops: &Ops<'_>, ctx: &Context, id: &str) -> Result<(), OpsError> {
     administrator(ops, ctx, id).await?;
     ctx.require(Permission::ManagePeople)?;
     if ctx.person().is_some_and(|me| me.id == id) {

@@ -191,8 +191,9 @@ pub fn normalise_email(email: &str) -> Result<String, StoreError> {
     let e = email.trim().to_lowercase();
     let ok = e.len() <= 254
         && !e.chars().any(|c| c.is_whitespace() || c.is_control())
-        && e.split_once('@')
-            .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty() && !domain.contains('@'));
+        && e.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && !domain.is_empty() && !domain.contains('@')
+        });
     if ok {
         Ok(e)
     } else {
@@ -329,9 +330,7 @@ pub async fn list(
             let ms = memberships.remove(&m.id).unwrap_or_default();
             to_view(m, ms)
         })
-        .filter(|a| {
-            projects.is_none_or(|p| a.memberships.iter().any(|m| p.contains(&m.project)))
-        })
+        .filter(|a| projects.is_none_or(|p| a.memberships.iter().any(|m| p.contains(&m.project))))
         .collect())
 }
 
@@ -341,7 +340,9 @@ pub async fn get(db: &impl ConnectionTrait, id: &str) -> Result<Administrator, S
         .one(db)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("administrator {id}")))?;
-    let ms = memberships_of(db, &[m.id.clone()]).await?.remove(&m.id);
+    let ms = memberships_of(db, std::slice::from_ref(&m.id))
+        .await?
+        .remove(&m.id);
     Ok(to_view(m, ms.unwrap_or_default()))
 }
 
@@ -358,7 +359,9 @@ pub async fn find_by_email(
     else {
         return Ok(None);
     };
-    let ms = memberships_of(db, &[m.id.clone()]).await?.remove(&m.id);
+    let ms = memberships_of(db, std::slice::from_ref(&m.id))
+        .await?
+        .remove(&m.id);
     Ok(Some(to_view(m, ms.unwrap_or_default())))
 }
 
@@ -570,9 +573,8 @@ pub async fn update(
         disabled = disable_clients_of(&txn, id, None, actor).await?;
     } else if let Some(ms) = &memberships {
         // Projects where they managed clients before and no longer do.
-        let manages_after = |p: &str| {
-            after_superadmin || ms.iter().any(|m| m.project == p && m.role.manages())
-        };
+        let manages_after =
+            |p: &str| after_superadmin || ms.iter().any(|m| m.project == p && m.role.manages());
         let lost: Vec<String> = client::Entity::find()
             .filter(client::Column::OwnerAdministrator.eq(id))
             .all(&txn)
@@ -672,7 +674,11 @@ pub async fn transfer(
         .owner_administrator
         .clone()
         .map(|a| serde_json::json!({"type": "administrator", "id": a}))
-        .or_else(|| c.owner.clone().map(|o| serde_json::json!({"type": "client", "id": o})));
+        .or_else(|| {
+            c.owner
+                .clone()
+                .map(|o| serde_json::json!({"type": "client", "id": o}))
+        });
     let mut active: client::ActiveModel = c.into();
     active.owner_administrator = Set(Some(new_owner.to_owned()));
     active.owner = Set(None);
@@ -718,7 +724,10 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(normalise_email(" Ada@Example.COM ").unwrap(), "ada@example.com");
+        assert_eq!(
+            normalise_email(" Ada@Example.COM ").unwrap(),
+            "ada@example.com"
+        );
         assert!(normalise_email("nobody").is_err());
         assert!(normalise_email("a@b@c").is_err());
         assert!(normalise_email("a b@c").is_err());

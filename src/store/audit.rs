@@ -195,20 +195,20 @@ pub async fn page(
         .into_iter()
         .map(|c| (c.client_id, c.name))
         .collect();
-    let people: std::collections::BTreeMap<String, String> =
-        entity::administrator::Entity::find()
-            .filter(entity::administrator::Column::Id.is_in(ids("administrator")))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|a| (a.id, a.email))
-            .collect();
+    let people: std::collections::BTreeMap<String, String> = entity::administrator::Entity::find()
+        .filter(entity::administrator::Column::Id.is_in(ids("administrator")))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a.email))
+        .collect();
     Ok((
         rows.into_iter()
             .map(|r| {
-                let kind = r.actor_type.clone().unwrap_or_else(|| {
-                    if r.actor.is_some() { "client" } else { "cli" }.to_owned()
-                });
+                let kind = r
+                    .actor_type
+                    .clone()
+                    .unwrap_or_else(|| if r.actor.is_some() { "client" } else { "cli" }.to_owned());
                 let display = match (kind.as_str(), &r.actor) {
                     ("client", Some(id)) => clients.get(id).cloned().unwrap_or_else(|| id.clone()),
                     ("administrator", Some(id)) => {

@@ -372,7 +372,10 @@ pub async fn create(
     let client = to_client(
         model,
         f.scopes.iter().map(ToString::to_string).collect(),
-        f.roles.iter().map(|k| super::roles::name_of(k).to_owned()).collect(),
+        f.roles
+            .iter()
+            .map(|k| super::roles::name_of(k).to_owned())
+            .collect(),
     );
     // Replicas that remembered this id as unknown forget it.
     crate::store::changes::record(&txn, &client_id).await?;
@@ -557,7 +560,10 @@ pub async fn replace(
     let after = to_client(
         model,
         f.scopes.iter().map(ToString::to_string).collect(),
-        f.roles.iter().map(|k| super::roles::name_of(k).to_owned()).collect(),
+        f.roles
+            .iter()
+            .map(|k| super::roles::name_of(k).to_owned())
+            .collect(),
     );
     crate::store::changes::record(&txn, client_id).await?;
     let mut cascaded = if before.enabled && !after.enabled {
@@ -787,4 +793,3 @@ fn to_client(m: client::Model, mut scopes: Vec<String>, mut roles: Vec<String>) 
         last_used_at: m.last_used_at,
     }
 }
-
