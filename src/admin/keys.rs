@@ -126,6 +126,7 @@ pub async fn audit_events(
         since,
         until,
         among: None,
+        projects: None,
     };
     let (events, total) = ops::keys::audit_events(
         &Ops::of(&state),

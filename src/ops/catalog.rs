@@ -82,6 +82,32 @@ pub async fn delete_api(
     Ok(())
 }
 
+/// A role's scopes must be grantable by the actor: a person may put into a role only what
+/// their ceiling allows (a role reaches every client holding it, whoever owns them).
+fn check_role_scopes(ctx: &Context, project: &str, scopes: &[String]) -> Result<(), OpsError> {
+    let granter = ctx.granter(project);
+    let allowed = |s: &str| match &granter {
+        super::Granter::Anything => true,
+        super::Granter::Holds(held) => held.iter().any(|h| h == s),
+        super::Granter::Person(ceiling) => ceiling.allows(s),
+    };
+    let mut beyond: Vec<&str> = scopes
+        .iter()
+        .map(String::as_str)
+        .filter(|s| !allowed(s))
+        .collect();
+    beyond.sort_unstable();
+    beyond.dedup();
+    if beyond.is_empty() {
+        Ok(())
+    } else {
+        Err(OpsError::Forbidden(format!(
+            "you may not grant in project {project:?}: {}",
+            beyond.join(" ")
+        )))
+    }
+}
+
 /// The project a role request addresses: the one named, else the caller's own.
 fn role_project(ctx: &Context, project: Option<&str>) -> String {
     project.map_or_else(|| ctx.home_project(), str::to_owned)
@@ -130,6 +156,7 @@ pub async fn create_role(
 ) -> Result<Role, OpsError> {
     let project = role_project(ctx, project);
     ctx.require_in(Permission::ManageCatalog, &project)?;
+    check_role_scopes(ctx, &project, scopes)?;
     Ok(store::roles::create(ops.db, &project, name, description, scopes, &ctx.actor).await?)
 }
 
@@ -148,6 +175,11 @@ pub async fn replace_role(
         return Err(OpsError::NotFound(format!("role {name}")));
     }
     let key = store::roles::key(&project, name);
+    check_role_scopes(ctx, &project, scopes)?;
+    // Changing a role whose current scopes exceed the actor's ceiling would let them strip
+    // or repurpose rights they could not grant either.
+    let current = store::roles::get(ops.db, &key).await?;
+    check_role_scopes(ctx, &project, &current.scopes)?;
     let (role, holders) =
         store::roles::replace(ops.db, &key, description, scopes, &ctx.actor).await?;
     ops.invalidate(&holders).await;

@@ -344,6 +344,41 @@ impl Context {
             };
             self.require_in(permission, &project)?;
         }
+        // A person changes (or takes a secret of) a client only if it holds nothing beyond
+        // what they may grant: otherwise resetting its secret would hand them its rights. Root
+        // clients are for the command line and other root clients.
+        if let Authority::Administrator(a) = &self.authority
+            && !a.superadmin
+            && permission.write()
+        {
+            let client = match crate::store::clients::get(db, client_id).await {
+                Err(StoreError::NotFound(what)) => return Err(OpsError::NotFound(what)),
+                other => other?,
+            };
+            if client.owner.is_none() && client.owner_administrator.is_none() {
+                return Err(OpsError::Forbidden(
+                    "root clients are managed from the command line or by root clients".into(),
+                ));
+            }
+            let ceiling = a.ceiling(&client.project);
+            let mut held = client.scopes.clone();
+            let keys: Vec<String> = client
+                .roles
+                .iter()
+                .map(|r| crate::store::roles::key(&client.project, r))
+                .collect();
+            held.extend(crate::store::roles::scopes_of_roles(db, &keys).await?);
+            let mut beyond: Vec<String> = held.into_iter().filter(|s| !ceiling.allows(s)).collect();
+            beyond.sort();
+            beyond.dedup();
+            if !beyond.is_empty() {
+                return Err(OpsError::Forbidden(format!(
+                    "this client holds scopes beyond what you may grant in project {:?}: {}",
+                    client.project,
+                    beyond.join(" ")
+                )));
+            }
+        }
         let Some(me) = self.delegated() else {
             return Ok(Target::Any);
         };

@@ -167,6 +167,31 @@ pub async fn update_administrator(
         for p in &touched {
             ctx.require_in(Permission::ManageMembers, p)?;
         }
+        if ctx.person().is_some_and(|me| me.id == id) && !touched.is_empty() {
+            return Err(OpsError::Forbidden(
+                "you may not change your own memberships; ask another owner or a superadmin".into(),
+            ));
+        }
+        // What an owner hands out stays within what they may grant themselves.
+        if let Some(me) = ctx.person() {
+            for m in wanted.iter().filter(|m| touched.contains(&m.project)) {
+                let mine = me.ceiling(&m.project);
+                let fits = match &m.scopes {
+                    None => matches!(
+                        mine,
+                        crate::store::administrators::Ceiling::Anything
+                            | crate::store::administrators::Ceiling::Limited { scopes: None, .. }
+                    ),
+                    Some(list) => list.iter().all(|s| mine.allows(s)),
+                };
+                if !fits {
+                    return Err(OpsError::Forbidden(format!(
+                        "a ceiling in project {:?} may not exceed your own",
+                        m.project
+                    )));
+                }
+            }
+        }
         let mut merged: Vec<_> = full
             .memberships
             .into_iter()
@@ -185,7 +210,15 @@ pub async fn update_administrator(
     ops.invalidate(&disabled).await;
     // Their clients' effective scopes follow the new ceiling at once.
     ops.invalidate_all();
-    visible(ctx, after).ok_or_else(|| OpsError::NotFound(format!("administrator {id}")))
+    // Done: show what the actor may see of them, possibly no membership at all any more.
+    Ok(match ctx.projects() {
+        None => after,
+        Some(ps) => {
+            let mut a = after;
+            a.memberships.retain(|m| ps.contains(&m.project));
+            a
+        }
+    })
 }
 
 /// Deletes an administrator; their clients stay, disabled, until transferred.
@@ -216,6 +249,11 @@ pub async fn transfer(
         .client_target(ops.db, Permission::WriteClients, client_id)
         .await?;
     let client = crate::store::clients::get(ops.db, client_id).await?;
+    if client.owner.is_none() && client.owner_administrator.is_none() {
+        return Err(OpsError::Conflict(
+            "a root client has no owner to transfer; it stays a root client".into(),
+        ));
+    }
     if ctx.person().is_some() {
         ctx.require_in(Permission::ManageMembers, &client.project)?;
     } else if ctx.delegated().is_some() || target != super::Target::Any {

@@ -130,6 +130,9 @@ pub struct AuditFilter {
     pub client_id: Option<String>,
     /// When set, only events whose actor or target is one of these (a delegated admin's view).
     pub among: Option<Vec<String>>,
+    /// When set, only events about these projects: their clients (as actor or target), and
+    /// the projects, APIs, roles and members themselves as targets of their own event kinds.
+    pub projects: Option<Vec<String>>,
     /// Exact type.
     pub kind: Option<String>,
     /// Inclusive lower bound.
@@ -154,6 +157,9 @@ fn filtered(filter: &AuditFilter) -> sea_orm::Select<audit_event::Entity> {
                 .add(audit_event::Column::Target.is_in(ids.iter().cloned())),
         );
     }
+    if let Some(ps) = &filter.projects {
+        q = q.filter(about_projects(ps));
+    }
     if let Some(k) = &filter.kind {
         q = q.filter(audit_event::Column::Type.eq(k.clone()));
     }
@@ -164,6 +170,60 @@ fn filtered(filter: &AuditFilter) -> sea_orm::Select<audit_event::Entity> {
         q = q.filter(audit_event::Column::Time.lt(t));
     }
     q
+}
+
+/// Events about `projects`, by subqueries (no id list is bound, whatever the number of
+/// clients). Each kind of object matches only events of its own kind, so a role named like
+/// another project's client or project never matches.
+fn about_projects(projects: &[String]) -> sea_orm::Condition {
+    use entity::{api, client, membership, role};
+    use sea_orm::sea_query::Query;
+    let ps = || projects.iter().cloned();
+    let clients = Query::select()
+        .column(client::Column::ClientId)
+        .from(client::Entity)
+        .and_where(client::Column::Project.is_in(ps()))
+        .to_owned();
+    let apis = Query::select()
+        .column(api::Column::Name)
+        .from(api::Entity)
+        .and_where(api::Column::Project.is_in(ps()))
+        .and_where(api::Column::Builtin.eq(false))
+        .to_owned();
+    let roles = Query::select()
+        .column(role::Column::Name)
+        .from(role::Entity)
+        .and_where(role::Column::Project.is_in(ps()))
+        .to_owned();
+    let members = Query::select()
+        .column(membership::Column::AdministratorId)
+        .from(membership::Entity)
+        .and_where(membership::Column::Project.is_in(ps()))
+        .to_owned();
+    let of_kind = |prefix: &str, c: sea_orm::Condition| {
+        sea_orm::Condition::all()
+            .add(audit_event::Column::Type.starts_with(prefix))
+            .add(c)
+    };
+    sea_orm::Condition::any()
+        .add(audit_event::Column::Actor.in_subquery(clients.clone()))
+        .add(audit_event::Column::Target.in_subquery(clients))
+        .add(of_kind(
+            "project.",
+            sea_orm::Condition::all().add(audit_event::Column::Target.is_in(ps())),
+        ))
+        .add(of_kind(
+            "api.",
+            sea_orm::Condition::all().add(audit_event::Column::Target.in_subquery(apis)),
+        ))
+        .add(of_kind(
+            "role.",
+            sea_orm::Condition::all().add(audit_event::Column::Target.in_subquery(roles)),
+        ))
+        .add(of_kind(
+            "administrator.",
+            sea_orm::Condition::all().add(audit_event::Column::Target.in_subquery(members)),
+        ))
 }
 
 /// A page of events, newest first, and the total matching.

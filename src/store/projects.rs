@@ -169,51 +169,6 @@ pub async fn update(
     Ok(model.into())
 }
 
-/// The ids of what belongs to `projects` (the projects, their clients, APIs and roles, and
-/// the administrators with a role there): the audit events a project-scoped actor may read
-/// are those whose actor or target is one of these.
-pub async fn objects_of(
-    db: &impl ConnectionTrait,
-    projects: &[String],
-) -> Result<Vec<String>, StoreError> {
-    let mut out: Vec<String> = projects.to_vec();
-    let ps = || projects.iter().cloned();
-    out.extend(
-        client::Entity::find()
-            .filter(client::Column::Project.is_in(ps()))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|c| c.client_id),
-    );
-    out.extend(
-        api::Entity::find()
-            .filter(api::Column::Project.is_in(ps()))
-            .filter(api::Column::Builtin.eq(false))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|a| a.name),
-    );
-    out.extend(
-        role::Entity::find()
-            .filter(role::Column::Project.is_in(ps()))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|r| r.name),
-    );
-    out.extend(
-        entity::membership::Entity::find()
-            .filter(entity::membership::Column::Project.is_in(ps()))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|m| m.administrator_id),
-    );
-    Ok(out)
-}
-
 /// How many clients a project holds.
 pub async fn client_count(db: &impl ConnectionTrait, name: &str) -> Result<u64, StoreError> {
     Ok(client::Entity::find()
