@@ -83,6 +83,21 @@ pub struct Settings {
     /// memory keep getting tokens with the rights last read (a change made elsewhere meanwhile
     /// is seen within this bound); then they are dropped and refused with 503 until it returns.
     pub database_max_stale: Duration,
+    /// `console.*`: sessions of the web console.
+    pub console: ConsoleSettings,
+}
+
+/// The web console's sessions (SPEC §7).
+#[derive(Debug, Clone)]
+pub struct ConsoleSettings {
+    /// `console.session_idle_minutes`: a session unused this long ends.
+    pub session_idle: Duration,
+    /// `console.session_hours`: a session ends this long after sign-in, used or not.
+    pub session_max: Duration,
+    /// `console.reauth_minutes`: sensitive changes need a second factor entered this recently.
+    pub reauth: Duration,
+    /// `console.require_second_factor`: sign-in needs a second factor after the password.
+    pub require_second_factor: bool,
 }
 
 const DEFAULTS: &[(&str, &str)] = &[
@@ -105,6 +120,10 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("limits.failed_auth_per_source", "30"),
     ("limits.failed_auth_window_seconds", "60"),
     ("database.max_stale_seconds", "900"),
+    ("console.session_idle_minutes", "30"),
+    ("console.session_hours", "8"),
+    ("console.reauth_minutes", "10"),
+    ("console.require_second_factor", "true"),
 ];
 
 impl Settings {
@@ -236,6 +255,7 @@ impl Settings {
                 "expected whole seconds, at least 1",
             )?,
             database_max_stale: seconds(cfg, "database.max_stale_seconds", 1, AT_LEAST_1)?,
+            console: console(cfg)?,
         })
     }
 
@@ -324,6 +344,41 @@ fn count(cfg: &Config, key: &'static str) -> Result<u32, ConfigError> {
         })
 }
 
+fn console(cfg: &Config) -> Result<ConsoleSettings, ConfigError> {
+    let whole = |key: &'static str, unit: u64, max: u64| -> Result<Duration, ConfigError> {
+        let value = string(cfg, key)?;
+        match value.trim().parse::<u64>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(Duration::from_secs(n * unit)),
+            _ => Err(ConfigError::Invalid {
+                key,
+                value,
+                allowed: "expected a whole number, at least 1",
+            }),
+        }
+    };
+    let session_idle = whole("console.session_idle_minutes", 60, 7 * 24 * 60)?;
+    let session_max = whole("console.session_hours", 3_600, 30 * 24)?;
+    let reauth = whole("console.reauth_minutes", 60, 24 * 60)?;
+    let raw = string(cfg, "console.require_second_factor")?;
+    let require_second_factor = match raw.trim() {
+        "true" => true,
+        "false" => false,
+        _ => {
+            return Err(ConfigError::Invalid {
+                key: "console.require_second_factor",
+                value: raw,
+                allowed: "expected true or false",
+            });
+        }
+    };
+    Ok(ConsoleSettings {
+        session_idle,
+        session_max,
+        reauth,
+        require_second_factor,
+    })
+}
+
 fn validate_issuer(value: String) -> Result<String, ConfigError> {
     match url::Url::parse(&value) {
         Ok(url)
@@ -405,5 +460,35 @@ mod tests {
         assert_eq!(parse_duration("0d"), None);
         assert_eq!(parse_duration("3x"), None);
         assert_eq!(parse_duration(""), None);
+    }
+
+    #[test]
+    fn console_settings_default_and_name_the_bad_key() {
+        let defaults = || {
+            let mut b = Config::builder();
+            for (key, value) in DEFAULTS {
+                b = b.set_default(*key, *value).unwrap();
+            }
+            b
+        };
+        let c = console(&defaults().build().unwrap()).unwrap();
+        assert_eq!(c.session_idle, Duration::from_secs(30 * 60));
+        assert_eq!(c.session_max, Duration::from_secs(8 * 3_600));
+        assert_eq!(c.reauth, Duration::from_secs(600));
+        assert!(c.require_second_factor);
+        let bad = defaults()
+            .set_override("console.session_hours", "0")
+            .unwrap()
+            .build()
+            .unwrap();
+        let err = console(&bad).unwrap_err().to_string();
+        assert!(err.contains("console.session_hours"), "{err}");
+        let bad = defaults()
+            .set_override("console.require_second_factor", "maybe")
+            .unwrap()
+            .build()
+            .unwrap();
+        let err = console(&bad).unwrap_err().to_string();
+        assert!(err.contains("console.require_second_factor"), "{err}");
     }
 }
