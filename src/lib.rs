@@ -9,6 +9,7 @@ pub mod oauth;
 pub mod ops;
 pub mod secret;
 pub mod server;
+pub mod signin;
 pub mod state;
 pub mod store;
 
