@@ -404,7 +404,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/healthz", web::get().to(healthz))
     .route("/metrics", web::get().to(crate::metrics::export))
     .route("/readyz", web::get().to(readyz))
-    .configure(crate::admin::routes);
+    .configure(crate::admin::routes)
+    .configure(crate::console::routes);
 }
 
 async fn healthz() -> HttpResponse {

@@ -1,0 +1,213 @@
+//! The web console (`/console`, SPEC §8): server-rendered pages (askama: templates checked at
+//! compile time, escaped by default) that work without JavaScript. This slice holds sign-in,
+//! enrollment and sign-out; every response carries the security headers of §8, and every POST
+//! must come from the console's own origin and carry the CSRF token of its session.
+
+mod enroll;
+mod error;
+mod pages;
+
+use std::sync::LazyLock;
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::dev::Service;
+use actix_web::http::{Method, header};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use askama::Template;
+
+pub use error::ConsoleError;
+
+use crate::signin::sessions::{self, Session};
+use crate::state::AppState;
+
+/// The console's stylesheet, embedded in the binary.
+const CSS: &str = include_str!("console.css");
+
+/// Where the stylesheet is served: the name carries its content hash, so it can be cached for
+/// good and a new build never meets a stale copy.
+static CSS_PATH: LazyLock<String> = LazyLock::new(|| {
+    let tag = crate::strong_etag(CSS.as_bytes());
+    let tag: String = tag
+        .trim_matches('"')
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(12)
+        .collect();
+    format!("/console/assets/console.{tag}.css")
+});
+
+/// The Content-Security-Policy of every console response (SPEC §8).
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/// Console form bodies are small.
+const FORM_LIMIT: usize = 16 * 1024;
+
+/// Name of the cookie holding the sign-in form's CSRF token (double submit: no session
+/// exists before the password is checked).
+const SIGN_IN_CSRF_COOKIE: &str = "tessera_signin_csrf";
+
+/// Every console route, under `/console`.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/console")
+            .app_data(
+                web::FormConfig::default()
+                    .limit(FORM_LIMIT)
+                    .error_handler(|_, _| ConsoleError::BadForm.into()),
+            )
+            .wrap_fn(|req, srv| {
+                // SPEC §8: a state-changing request must come from the console's own origin;
+                // otherwise 403 and nothing changes (the handler never runs).
+                let refused = req.method() == Method::POST
+                    && !req
+                        .app_data::<web::Data<AppState>>()
+                        .is_some_and(|s| same_origin(req.request(), &s.issuer));
+                let outcome = if refused {
+                    Err(req.into_response(ConsoleError::Forbidden.error_response()))
+                } else {
+                    Ok(srv.call(req))
+                };
+                async move {
+                    let mut res = match outcome {
+                        Err(refusal) => refusal,
+                        Ok(call) => call.await?,
+                    };
+                    security_headers(res.headers_mut());
+                    Ok(res)
+                }
+            })
+            .route("", web::get().to(pages::home))
+            .route("/", web::get().to(pages::home))
+            .route("/sign-in", web::get().to(pages::sign_in_form))
+            .route("/sign-in", web::post().to(pages::sign_in))
+            .route("/sign-in/verify", web::get().to(pages::verify_form))
+            .route("/sign-in/verify", web::post().to(pages::verify))
+            .route("/sign-out", web::post().to(pages::sign_out))
+            .route("/enroll/{token}", web::get().to(enroll::form))
+            .route("/enroll/{token}", web::post().to(enroll::submit))
+            .route("/assets/{name}", web::get().to(stylesheet))
+            .default_service(web::to(|| async {
+                ConsoleError::NotFound.error_response()
+            })),
+    );
+}
+
+fn security_headers(headers: &mut header::HeaderMap) {
+    use header::{HeaderName, HeaderValue};
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    // Pages show data: never stored. Assets set their own (long) caching.
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    headers.insert(
+        HeaderName::from_static("x-content-type-options"),
+        HeaderValue::from_static("nosniff"),
+    );
+}
+
+/// The origin rule of SPEC §8: `Sec-Fetch-Site: same-origin`, or, from a browser that does not
+/// send it, an `Origin` equal to the issuer's origin. Nothing else passes (`Origin: null`
+/// included).
+pub fn same_origin(req: &HttpRequest, issuer: &str) -> bool {
+    let headers = req.headers();
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return site.as_bytes() == b"same-origin";
+    }
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    url::Url::parse(issuer).is_ok_and(|u| {
+        let ours = u.origin();
+        ours.is_tuple() && ours.ascii_serialization() == origin
+    })
+}
+
+async fn stylesheet(name: web::Path<String>) -> HttpResponse {
+    if CSS_PATH.rsplit('/').next() != Some(name.as_str()) {
+        return ConsoleError::NotFound.error_response();
+    }
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+        .body(CSS)
+}
+
+/// Renders a page with `status`.
+fn render(status: actix_web::http::StatusCode, page: &impl Template) -> HttpResponse {
+    match page.render() {
+        Ok(html) => HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .body(html),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering a console page failed");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
+/// `303 See Other` to `to` (POST → redirect → GET).
+fn see_other(to: &str) -> actix_web::HttpResponseBuilder {
+    let mut res = HttpResponse::SeeOther();
+    res.insert_header((header::LOCATION, to.to_owned()));
+    res
+}
+
+/// A console cookie: `HttpOnly`, `SameSite=Strict`, `Path=/console`, and `Secure` whenever the
+/// issuer is https. No expiry: the server ends sessions, the browser forgets it on exit.
+fn cookie(state: &AppState, name: &'static str, value: String) -> Cookie<'static> {
+    Cookie::build(name, value)
+        .path("/console")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(state.issuer.starts_with("https://"))
+        .finish()
+}
+
+/// A cookie that tells the browser to drop `name`.
+fn removal(state: &AppState, name: &'static str) -> Cookie<'static> {
+    let mut c = cookie(state, name, String::new());
+    c.make_removal();
+    c
+}
+
+/// The session the request's cookie names, if it is live (half-done sign-ins included).
+async fn current_session(
+    state: &AppState,
+    req: &HttpRequest,
+) -> Result<Option<Session>, ConsoleError> {
+    let Some(c) = req.cookie(sessions::COOKIE) else {
+        return Ok(None);
+    };
+    Ok(sessions::load(
+        &state.db,
+        &state.settings.console,
+        c.value(),
+        chrono::Utc::now(),
+    )
+    .await?)
+}
+
+/// The client's address, as the token endpoint sees it (`server.trusted_proxies`).
+fn source(state: &AppState, req: &HttpRequest) -> Option<std::net::IpAddr> {
+    crate::oauth::request::source_address(
+        req.peer_addr().map(|a| a.ip()),
+        req.headers()
+            .get_all("x-forwarded-for")
+            .map(|v| v.as_bytes()),
+        &state.settings.trusted_proxies,
+    )
+}
+
+/// The path of the stylesheet, for templates.
+fn css() -> &'static str {
+    &CSS_PATH
+}
