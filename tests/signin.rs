@@ -822,3 +822,108 @@ async fn sign_out_ends_the_server_session() {
         .unwrap();
     assert!(rows.is_empty());
 }
+
+/// Moves the administrator's session times back by `idle` (last use) and `age` (start).
+async fn age_sessions(
+    db: &DatabaseConnection,
+    id: &str,
+    idle: chrono::TimeDelta,
+    age: chrono::TimeDelta,
+) {
+    use entity::admin_session::Column;
+    let now = chrono::Utc::now();
+    entity::admin_session::Entity::update_many()
+        .col_expr(
+            Column::LastSeenAt,
+            sea_orm::sea_query::Expr::value(now - idle),
+        )
+        .col_expr(
+            Column::CreatedAt,
+            sea_orm::sea_query::Expr::value(now - age),
+        )
+        .filter(Column::AdministratorId.eq(id))
+        .exec(db)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn sessions_end_after_the_idle_and_the_absolute_timeouts() {
+    use chrono::TimeDelta;
+    let t = Tessera::new();
+    let s = t.serve();
+    let db = database(&t).await;
+    // One administrator a phase: a code is accepted once, so one sign-in per step each.
+    let mut people = Vec::new();
+    for who in ["idle", "old", "half"] {
+        let email = format!("{who}@example.com");
+        let (id, token) = new_admin(&db, &email).await;
+        let secret = Browser::new(&s).enroll(&token, PASSWORD).await;
+        people.push((email, id, secret));
+    }
+    let [
+        (idle, idle_id, idle_secret),
+        (old, old_id, old_secret),
+        (half, half_id, _),
+    ] = &people[..]
+    else {
+        unreachable!()
+    };
+    let b = Browser::new(&s);
+    b.sign_in(idle, PASSWORD, &code(idle_secret, 1)).await;
+    // Used 29 minutes ago, begun 7 hours ago: still live (defaults 30 min and 8 h).
+    age_sessions(&db, idle_id, TimeDelta::minutes(29), TimeDelta::hours(7)).await;
+    assert_eq!(b.get("/console").await.status(), 200);
+    // Idle for 31 minutes: over.
+    age_sessions(&db, idle_id, TimeDelta::minutes(31), TimeDelta::hours(1)).await;
+    assert_eq!(b.get("/console").await.status(), 303);
+
+    // Used a second ago, but begun 8 hours and a minute ago: over.
+    let b = Browser::new(&s);
+    b.sign_in(old, PASSWORD, &code(old_secret, 1)).await;
+    age_sessions(
+        &db,
+        old_id,
+        TimeDelta::seconds(1),
+        TimeDelta::minutes(8 * 60 + 1),
+    )
+    .await;
+    assert_eq!(b.get("/console").await.status(), 303);
+
+    // A half-done sign-in lasts five minutes.
+    let b = Browser::new(&s);
+    assert_eq!(b.password(half, PASSWORD).await.status(), 303);
+    assert_eq!(b.get("/console/sign-in/verify").await.status(), 200);
+    age_sessions(&db, half_id, TimeDelta::seconds(1), TimeDelta::minutes(6)).await;
+    let res = b.get("/console/sign-in/verify").await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(&res), "/console/sign-in");
+}
+
+#[tokio::test]
+async fn a_new_password_ends_every_session() {
+    let t = Tessera::new();
+    let (s, secret, db, id) = enrolled(&t, "again@example.com").await;
+    let b = Browser::new(&s);
+    b.sign_in("again@example.com", PASSWORD, &code(&secret, 1))
+        .await;
+    // A new enrollment link (a lost authenticator, say) sets a new password and factor.
+    let token = tessera::signin::enrollment::issue(&db, &id).await.unwrap();
+    let other = Browser::new(&s);
+    let new_secret = other.enroll(&token, "another long passphrase").await;
+    assert_ne!(new_secret, secret);
+    assert_eq!(
+        b.get("/console").await.status(),
+        303,
+        "the old session ended"
+    );
+    let res = other.password("again@example.com", PASSWORD).await;
+    assert_eq!(res.status(), 401, "the old password no longer works");
+    other
+        .sign_in(
+            "again@example.com",
+            "another long passphrase",
+            &code(&new_secret, 1),
+        )
+        .await;
+}

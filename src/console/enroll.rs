@@ -127,6 +127,7 @@ pub async fn form(
     };
     let started = sessions::start(
         &state.db,
+        &state.settings.console,
         &person.id,
         false,
         Some(&pending),

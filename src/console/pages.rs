@@ -157,6 +157,7 @@ pub async fn sign_in(
     }
     let started = sessions::start(
         &state.db,
+        &state.settings.console,
         &person.id,
         !has_totp,
         has_totp.then_some(&Pending::SecondFactor),

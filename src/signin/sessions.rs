@@ -21,6 +21,14 @@ pub const COOKIE: &str = "tessera_session";
 /// `last_seen_at` is written at most this often per session (not on every request).
 const TOUCH_EVERY: chrono::TimeDelta = chrono::TimeDelta::seconds(15);
 
+/// How long the second factor may take after the password: a half-done sign-in older than
+/// this is over.
+pub const SECOND_FACTOR_WITHIN: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
+fn delta(d: std::time::Duration) -> chrono::TimeDelta {
+    chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::MAX)
+}
+
 /// A step in progress, kept server-side with the session.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "step", rename_all = "snake_case")]
@@ -55,8 +63,8 @@ impl Session {
     /// Whether a second factor was entered within `window` of `now` (the re-authentication
     /// window of sensitive changes, `console.reauth_minutes`).
     pub fn reauthenticated_within(&self, window: std::time::Duration, now: DateTime<Utc>) -> bool {
-        let window = chrono::TimeDelta::from_std(window).unwrap_or(chrono::TimeDelta::MAX);
-        self.second_factor_at.is_some_and(|at| now - at <= window)
+        self.second_factor_at
+            .is_some_and(|at| now - at <= delta(window))
     }
 
     /// Compares a presented CSRF token in constant time.
@@ -104,14 +112,24 @@ fn record(
 }
 
 /// Starts a session for an administrator: signed in (`signed_in`), or with `pending` due.
+/// Their sessions that expired unseen are deleted on the way.
 pub async fn start(
     db: &DatabaseConnection,
+    settings: &ConsoleSettings,
     administrator_id: &str,
     signed_in: bool,
     pending: Option<&Pending>,
     source: Option<IpAddr>,
 ) -> Result<Started, SigninError> {
     let (started, row) = record(administrator_id, signed_in, pending, source)?;
+    let now = row.created_at;
+    store::signin::delete_expired_sessions_of(
+        db,
+        administrator_id,
+        now - delta(settings.session_idle),
+        now - delta(settings.session_max),
+    )
+    .await?;
     store::signin::insert_session(db, row).await?;
     if signed_in {
         store::signin::record_sign_in(db, administrator_id, Utc::now()).await?;
@@ -149,9 +167,15 @@ pub async fn load(
     let Some((row, person)) = store::signin::session(db, &id_hash).await? else {
         return Ok(None);
     };
-    let idle = chrono::TimeDelta::from_std(settings.session_idle).unwrap_or(chrono::TimeDelta::MAX);
-    let max = chrono::TimeDelta::from_std(settings.session_max).unwrap_or(chrono::TimeDelta::MAX);
-    let expired = now - row.last_seen_at > idle || now - row.created_at > max;
+    let pending: Option<Pending> = match row.pending.as_deref() {
+        None => None,
+        Some(json) => {
+            Some(serde_json::from_str(json).map_err(|_| SigninError::Corrupt("pending step"))?)
+        }
+    };
+    let expired = now - row.last_seen_at > delta(settings.session_idle)
+        || now - row.created_at > delta(settings.session_max)
+        || (pending == Some(Pending::SecondFactor) && now - row.created_at > SECOND_FACTOR_WITHIN);
     if expired || !person.enabled {
         store::signin::delete_session(db, &id_hash).await?;
         return Ok(None);
@@ -183,4 +207,46 @@ pub async fn end(db: &DatabaseConnection, session: &Session) -> Result<(), Signi
 /// Ends every session of an administrator: on disable, delete or a password change.
 pub async fn end_all(db: &DatabaseConnection, administrator_id: &str) -> Result<u64, SigninError> {
     Ok(store::signin::delete_sessions_of(db, administrator_id).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(second_factor_at: Option<DateTime<Utc>>) -> Session {
+        Session {
+            id_hash: String::new(),
+            csrf_token: "token".into(),
+            person: Person {
+                id: "a".into(),
+                email: "a@example.com".into(),
+                display_name: "A".into(),
+                enabled: true,
+                password_hash: None,
+            },
+            second_factor_at,
+            pending: None,
+        }
+    }
+
+    #[test]
+    fn the_reauthentication_window_counts_from_the_last_second_factor() {
+        let now = Utc::now();
+        let ten = std::time::Duration::from_secs(600);
+        assert!(
+            session(Some(now - chrono::TimeDelta::minutes(9))).reauthenticated_within(ten, now)
+        );
+        assert!(
+            !session(Some(now - chrono::TimeDelta::minutes(11))).reauthenticated_within(ten, now)
+        );
+        assert!(!session(None).reauthenticated_within(ten, now));
+        assert!(!session(None).signed_in());
+    }
+
+    #[test]
+    fn csrf_tokens_compare_exactly_and_never_empty() {
+        let s = session(None);
+        assert!(s.csrf_matches("token"));
+        assert!(!s.csrf_matches("tokeN") && !s.csrf_matches("toke") && !s.csrf_matches(""));
+    }
 }

@@ -317,6 +317,26 @@ pub async fn delete_sessions_of(
         .rows_affected)
 }
 
+/// Ends the sessions of an administrator unused since `idle_before` or begun before
+/// `started_before` (expired ones that were never used again, so never refused and deleted).
+pub async fn delete_expired_sessions_of(
+    db: &impl ConnectionTrait,
+    administrator_id: &str,
+    idle_before: DateTime<Utc>,
+    started_before: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    Ok(admin_session::Entity::delete_many()
+        .filter(admin_session::Column::AdministratorId.eq(administrator_id))
+        .filter(
+            Condition::any()
+                .add(admin_session::Column::LastSeenAt.lt(idle_before))
+                .add(admin_session::Column::CreatedAt.lt(started_before)),
+        )
+        .exec(db)
+        .await?
+        .rows_affected)
+}
+
 /// Replaces a session by another in one transaction (a new id once sign-in completes, so an
 /// id learned before cannot ride the signed-in session).
 pub async fn replace_session(
