@@ -927,3 +927,137 @@ async fn a_new_password_ends_every_session() {
         )
         .await;
 }
+
+/// A JSON POST of the passkey script: CSRF token in `X-CSRF-Token`.
+async fn post_json(
+    b: &Browser,
+    path: &str,
+    csrf: &str,
+    body: &serde_json::Value,
+) -> reqwest::Response {
+    b.http
+        .post(format!("{}{path}", b.base))
+        .header("Sec-Fetch-Site", "same-origin")
+        .header("X-CSRF-Token", csrf)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_passkey_is_added_when_signed_in_and_then_serves_as_the_second_factor() {
+    use webauthn_authenticator_rs::WebauthnAuthenticator;
+    use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+    use webauthn_rs::prelude::{
+        CreationChallengeResponse, PublicKeyCredential, RequestChallengeResponse, Url,
+    };
+    // WebAuthn needs a domain: the issuer is http://localhost:PORT.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let origin = format!("http://localhost:{port}");
+    let mut t = Tessera::new();
+    t.set("TESSERA__SERVER__BIND", &format!("127.0.0.1:{port}"))
+        .set("TESSERA__ISSUER", &origin);
+    let (s, secret, db, id) = enrolled(&t, "keys@example.com").await;
+    let b = Browser::new(&s);
+    b.sign_in("keys@example.com", PASSWORD, &code(&secret, 1))
+        .await;
+    let csrf = b.csrf("/console").await;
+    let empty = serde_json::json!({});
+
+    // The script's calls need the CSRF header.
+    let res = post_json(&b, "/console/passkeys/options", "", &empty).await;
+    assert_eq!(res.status(), 403);
+    let res = post_json(&b, "/console/passkeys/options", &csrf, &empty).await;
+    assert_eq!(res.status(), 200);
+    let options: CreationChallengeResponse = res.json().await.unwrap();
+    let mut authenticator = SoftPasskey::new(true);
+    let created = authenticator
+        .do_registration(Url::parse(&origin).unwrap(), options)
+        .unwrap();
+    let res = post_json(
+        &b,
+        "/console/passkeys",
+        &csrf,
+        &serde_json::json!({"name": "Laptop", "credential": created}),
+    )
+    .await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let stored = entity::passkey::Entity::find()
+        .filter(entity::passkey::Column::AdministratorId.eq(id.clone()))
+        .all(&db)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].name, "Laptop");
+
+    // Sign-in again, this time with the passkey.
+    let other = Browser::new(&s);
+    assert_eq!(
+        other.password("keys@example.com", PASSWORD).await.status(),
+        303
+    );
+    let page = other
+        .get("/console/sign-in/verify")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(">Use a passkey</button>"));
+    assert!(page.contains("<script src=\"/console/assets/passkey."));
+    let csrf = field(&page, "name=\"csrf\" value=\"");
+    let res = post_json(&other, "/console/sign-in/passkey/options", &csrf, &empty).await;
+    assert_eq!(res.status(), 200);
+    let options: RequestChallengeResponse = res.json().await.unwrap();
+    let assertion: PublicKeyCredential = authenticator
+        .do_authentication(Url::parse(&origin).unwrap(), options)
+        .unwrap();
+    let assertion = serde_json::to_value(&assertion).unwrap();
+    let res = post_json(&other, "/console/sign-in/passkey", &csrf, &assertion).await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .starts_with("tessera_session=")
+    );
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["location"], "/console");
+    assert_eq!(other.get("/console").await.status(), 200);
+
+    // The same assertion, replayed in another sign-in, is refused like any wrong factor.
+    let third = Browser::new(&s);
+    assert_eq!(
+        third.password("keys@example.com", PASSWORD).await.status(),
+        303
+    );
+    let csrf = third.csrf("/console/sign-in/verify").await;
+    let res = post_json(&third, "/console/sign-in/passkey/options", &csrf, &empty).await;
+    assert_eq!(res.status(), 200);
+    let res = post_json(&third, "/console/sign-in/passkey", &csrf, &assertion).await;
+    assert_eq!(res.status(), 401);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(
+        body["error"],
+        "Incorrect email, password or authentication code."
+    );
+    assert_eq!(third.get("/console").await.status(), 303);
+
+    // Adding a passkey needs a second factor within console.reauth_minutes (10).
+    entity::admin_session::Entity::update_many()
+        .col_expr(
+            entity::admin_session::Column::SecondFactorAt,
+            sea_orm::sea_query::Expr::value(chrono::Utc::now() - chrono::TimeDelta::minutes(11)),
+        )
+        .filter(entity::admin_session::Column::AdministratorId.eq(id))
+        .exec(&db)
+        .await
+        .unwrap();
+    let csrf = other.csrf("/console").await;
+    let res = post_json(&other, "/console/passkeys/options", &csrf, &empty).await;
+    assert_eq!(res.status(), 403);
+}

@@ -6,6 +6,7 @@
 mod enroll;
 mod error;
 mod pages;
+mod passkeys;
 
 use std::sync::LazyLock;
 
@@ -20,20 +21,46 @@ pub use error::ConsoleError;
 use crate::signin::sessions::{self, Session};
 use crate::state::AppState;
 
-/// The console's stylesheet, embedded in the binary.
-const CSS: &str = include_str!("console.css");
+/// An asset embedded in the binary, served under a name that carries its content hash, so it
+/// can be cached for good and a new build never meets a stale copy.
+struct Asset {
+    path: String,
+    body: &'static str,
+    content_type: &'static str,
+}
 
-/// Where the stylesheet is served: the name carries its content hash, so it can be cached for
-/// good and a new build never meets a stale copy.
-static CSS_PATH: LazyLock<String> = LazyLock::new(|| {
-    let tag = crate::strong_etag(CSS.as_bytes());
-    let tag: String = tag
-        .trim_matches('"')
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .take(12)
-        .collect();
-    format!("/console/assets/console.{tag}.css")
+impl Asset {
+    fn new(stem: &str, ext: &str, body: &'static str, content_type: &'static str) -> Self {
+        let tag: String = crate::strong_etag(body.as_bytes())
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(12)
+            .collect();
+        Asset {
+            path: format!("/console/assets/{stem}.{tag}.{ext}"),
+            body,
+            content_type,
+        }
+    }
+}
+
+static CSS: LazyLock<Asset> = LazyLock::new(|| {
+    Asset::new(
+        "console",
+        "css",
+        include_str!("console.css"),
+        "text/css; charset=utf-8",
+    )
+});
+
+/// Passkey ceremonies in the browser (progressive enhancement).
+static JS: LazyLock<Asset> = LazyLock::new(|| {
+    Asset::new(
+        "passkey",
+        "js",
+        include_str!("passkey.js"),
+        "text/javascript; charset=utf-8",
+    )
 });
 
 /// The Content-Security-Policy of every console response (SPEC §8).
@@ -54,6 +81,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .app_data(
                 web::FormConfig::default()
                     .limit(FORM_LIMIT)
+                    .error_handler(|_, _| ConsoleError::BadForm.into()),
+            )
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(FORM_LIMIT * 4)
                     .error_handler(|_, _| ConsoleError::BadForm.into()),
             )
             .wrap_fn(|req, srv| {
@@ -83,10 +115,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/sign-in", web::post().to(pages::sign_in))
             .route("/sign-in/verify", web::get().to(pages::verify_form))
             .route("/sign-in/verify", web::post().to(pages::verify))
+            .route(
+                "/sign-in/passkey/options",
+                web::post().to(passkeys::sign_in_options),
+            )
+            .route("/sign-in/passkey", web::post().to(passkeys::sign_in))
+            .route(
+                "/passkeys/options",
+                web::post().to(passkeys::register_options),
+            )
+            .route("/passkeys", web::post().to(passkeys::register))
             .route("/sign-out", web::post().to(pages::sign_out))
             .route("/enroll/{token}", web::get().to(enroll::form))
             .route("/enroll/{token}", web::post().to(enroll::submit))
-            .route("/assets/{name}", web::get().to(stylesheet))
+            .route("/assets/{name}", web::get().to(asset))
             .default_service(web::to(|| async {
                 ConsoleError::NotFound.error_response()
             })),
@@ -131,14 +173,15 @@ pub fn same_origin(req: &HttpRequest, issuer: &str) -> bool {
     })
 }
 
-async fn stylesheet(name: web::Path<String>) -> HttpResponse {
-    if CSS_PATH.rsplit('/').next() != Some(name.as_str()) {
+async fn asset(name: web::Path<String>) -> HttpResponse {
+    let wanted = format!("/console/assets/{name}");
+    let Some(asset) = [&*CSS, &*JS].into_iter().find(|a| a.path == wanted) else {
         return ConsoleError::NotFound.error_response();
-    }
+    };
     HttpResponse::Ok()
-        .content_type("text/css; charset=utf-8")
+        .content_type(asset.content_type)
         .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
-        .body(CSS)
+        .body(asset.body)
 }
 
 /// Renders a page with `status`.
@@ -209,5 +252,10 @@ fn source(state: &AppState, req: &HttpRequest) -> Option<std::net::IpAddr> {
 
 /// The path of the stylesheet, for templates.
 fn css() -> &'static str {
-    &CSS_PATH
+    &CSS.path
+}
+
+/// The path of the passkey script, for templates.
+fn js() -> &'static str {
+    &JS.path
 }

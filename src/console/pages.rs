@@ -8,12 +8,12 @@ use subtle::ConstantTimeEq;
 
 use super::error::SIGN_IN_FAILED;
 use super::{
-    ConsoleError, SIGN_IN_CSRF_COOKIE, cookie, css, current_session, removal, render, see_other,
-    source,
+    ConsoleError, SIGN_IN_CSRF_COOKIE, cookie, css, current_session, js, removal, render,
+    see_other, source,
 };
 use crate::secret::random_token;
 use crate::signin::sessions::{self, Pending};
-use crate::signin::{normalize_email, password, throttle, totp};
+use crate::signin::{normalize_email, passkeys, password, throttle, totp};
 use crate::state::AppState;
 use crate::store;
 
@@ -34,14 +34,18 @@ struct SignInPage<'a> {
 #[template(path = "console/verify.html")]
 struct VerifyPage<'a> {
     css: &'a str,
+    js: &'a str,
     csrf: &'a str,
     error: Option<&'a str>,
+    /// Whether to offer "Use a passkey".
+    passkey: bool,
 }
 
 #[derive(Template)]
 #[template(path = "console/home.html")]
 struct HomePage<'a> {
     css: &'a str,
+    js: &'a str,
     csrf: &'a str,
     display_name: &'a str,
     email: &'a str,
@@ -148,10 +152,11 @@ pub async fn sign_in(
         Some(p) if right => p,
         _ => return failed_password(&state, &email, source, &expected).await,
     };
-    let has_totp = store::signin::totp_secret(&state.db, &person.id)
+    let has_factor = store::signin::totp_secret(&state.db, &person.id)
         .await?
-        .is_some();
-    if !has_totp && state.settings.console.require_second_factor {
+        .is_some()
+        || passkeys::has_passkey(&state.db, &person.id).await?;
+    if !has_factor && state.settings.console.require_second_factor {
         // Not enrolled: no way to finish, and nothing to tell an attacker either.
         return failed_password(&state, &email, source, &expected).await;
     }
@@ -159,12 +164,12 @@ pub async fn sign_in(
         &state.db,
         &state.settings.console,
         &person.id,
-        !has_totp,
-        has_totp.then_some(&Pending::SecondFactor),
+        !has_factor,
+        has_factor.then_some(&Pending::SECOND_FACTOR),
         source,
     )
     .await?;
-    let next = if has_totp {
+    let next = if has_factor {
         "/console/sign-in/verify"
     } else {
         "/console"
@@ -205,12 +210,14 @@ pub async fn verify_form(
     req: HttpRequest,
 ) -> Result<HttpResponse, ConsoleError> {
     match current_session(&state, &req).await? {
-        Some(s) if s.pending == Some(Pending::SecondFactor) => Ok(render(
+        Some(s) if s.second_factor_due() => Ok(render(
             StatusCode::OK,
             &VerifyPage {
                 css: css(),
+                js: js(),
                 csrf: &s.csrf_token,
                 error: None,
+                passkey: passkeys::has_passkey(&state.db, &s.person.id).await?,
             },
         )),
         Some(s) if s.signed_in() => Ok(see_other("/console").finish()),
@@ -226,7 +233,7 @@ pub async fn verify(
 ) -> Result<HttpResponse, ConsoleError> {
     let session = current_session(&state, &req)
         .await?
-        .filter(|s| s.pending == Some(Pending::SecondFactor))
+        .filter(|s| s.second_factor_due())
         .ok_or(ConsoleError::Forbidden)?;
     if !session.csrf_matches(&form.csrf) {
         return Err(ConsoleError::Forbidden);
@@ -244,8 +251,10 @@ pub async fn verify(
             StatusCode::UNAUTHORIZED,
             &VerifyPage {
                 css: css(),
+                js: js(),
                 csrf: &session.csrf_token,
                 error: Some(SIGN_IN_FAILED),
+                passkey: passkeys::has_passkey(&state.db, &session.person.id).await?,
             },
         ));
     }
@@ -272,6 +281,7 @@ pub async fn home(
             StatusCode::OK,
             &HomePage {
                 css: css(),
+                js: js(),
                 csrf: &s.csrf_token,
                 display_name: &s.person.display_name,
                 email: &s.person.email,

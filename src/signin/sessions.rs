@@ -33,10 +33,21 @@ fn delta(d: std::time::Duration) -> chrono::TimeDelta {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum Pending {
-    /// The password was right; a second factor is due.
-    SecondFactor,
+    /// The password was right; a second factor is due (with the state of a passkey ceremony
+    /// once one has begun).
+    SecondFactor {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        passkey: Option<String>,
+    },
     /// Enrollment through the token with this hash; the TOTP secret offered (sealed).
     Enroll { token_hash: String, totp: String },
+    /// A signed-in session registering a passkey: the ceremony's state.
+    PasskeyRegistration { state: String },
+}
+
+impl Pending {
+    /// The second step of sign-in, before any passkey ceremony.
+    pub const SECOND_FACTOR: Pending = Pending::SecondFactor { passkey: None };
 }
 
 /// A live session.
@@ -58,6 +69,11 @@ impl Session {
     /// Whether sign-in is complete: only then does the session grant anything.
     pub fn signed_in(&self) -> bool {
         self.second_factor_at.is_some()
+    }
+
+    /// Whether the password was right and a second factor is due.
+    pub fn second_factor_due(&self) -> bool {
+        !self.signed_in() && matches!(self.pending, Some(Pending::SecondFactor { .. }))
     }
 
     /// Whether a second factor was entered within `window` of `now` (the re-authentication
@@ -175,7 +191,8 @@ pub async fn load(
     };
     let expired = now - row.last_seen_at > delta(settings.session_idle)
         || now - row.created_at > delta(settings.session_max)
-        || (pending == Some(Pending::SecondFactor) && now - row.created_at > SECOND_FACTOR_WITHIN);
+        || (matches!(pending, Some(Pending::SecondFactor { .. }))
+            && now - row.created_at > SECOND_FACTOR_WITHIN);
     if expired || !person.enabled {
         store::signin::delete_session(db, &id_hash).await?;
         return Ok(None);
@@ -196,6 +213,20 @@ pub async fn load(
         second_factor_at: row.second_factor_at,
         pending,
     }))
+}
+
+/// Replaces the step in progress of a session.
+pub async fn set_pending(
+    db: &DatabaseConnection,
+    session: &Session,
+    pending: Option<&Pending>,
+) -> Result<(), SigninError> {
+    let json = pending
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|_| SigninError::Corrupt("pending step"))?;
+    store::signin::set_pending(db, &session.id_hash, json).await?;
+    Ok(())
 }
 
 /// Ends one session (sign-out).
@@ -241,6 +272,22 @@ mod tests {
         );
         assert!(!session(None).reauthenticated_within(ten, now));
         assert!(!session(None).signed_in());
+    }
+
+    #[test]
+    fn pending_steps_round_trip_and_read_the_plain_second_factor() {
+        let plain: Pending = serde_json::from_str(r#"{"step":"second_factor"}"#).unwrap();
+        assert_eq!(plain, Pending::SECOND_FACTOR);
+        for p in [
+            Pending::SECOND_FACTOR,
+            Pending::SecondFactor {
+                passkey: Some("{}".into()),
+            },
+            Pending::PasskeyRegistration { state: "{}".into() },
+        ] {
+            let json = serde_json::to_string(&p).unwrap();
+            assert_eq!(serde_json::from_str::<Pending>(&json).unwrap(), p);
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! SHA-256 only; TOTP secrets sealed under the key-encryption key.
 
 use chrono::{DateTime, Utc};
-use entity::{admin_session, administrator, enrollment_token, totp_credential};
+use entity::{admin_session, administrator, enrollment_token, passkey, totp_credential};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
@@ -296,6 +296,20 @@ pub async fn touch_session(
     Ok(())
 }
 
+/// Replaces the step in progress of a session.
+pub async fn set_pending(
+    db: &impl ConnectionTrait,
+    id_hash: &str,
+    pending: Option<String>,
+) -> Result<(), StoreError> {
+    admin_session::Entity::update_many()
+        .col_expr(admin_session::Column::Pending, Expr::value(pending))
+        .filter(admin_session::Column::IdHash.eq(id_hash))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Ends one session; true if it existed.
 pub async fn delete_session(db: &impl ConnectionTrait, id_hash: &str) -> Result<bool, StoreError> {
     Ok(admin_session::Entity::delete_by_id(id_hash.to_owned())
@@ -352,4 +366,79 @@ pub async fn replace_session(
     insert_session(&txn, new).await?;
     txn.commit().await?;
     Ok(true)
+}
+
+/// A registered passkey.
+#[derive(Clone)]
+pub struct StoredPasskey {
+    /// base64url credential id.
+    pub credential_id: String,
+    pub name: String,
+    /// The webauthn-rs `Passkey`, as JSON.
+    pub passkey: String,
+}
+
+/// The passkeys of an administrator.
+pub async fn passkeys_of(
+    db: &impl ConnectionTrait,
+    administrator_id: &str,
+) -> Result<Vec<StoredPasskey>, StoreError> {
+    Ok(passkey::Entity::find()
+        .filter(passkey::Column::AdministratorId.eq(administrator_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| StoredPasskey {
+            credential_id: p.credential_id,
+            name: p.name,
+            passkey: p.passkey,
+        })
+        .collect())
+}
+
+/// Registers a passkey; a credential id registered already (to anyone) is a conflict.
+pub async fn insert_passkey(
+    db: &impl ConnectionTrait,
+    administrator_id: &str,
+    p: StoredPasskey,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if passkey::Entity::find_by_id(p.credential_id.clone())
+        .one(db)
+        .await?
+        .is_some()
+    {
+        return Err(StoreError::Conflict {
+            field: "credential",
+            message: "this passkey is registered already".into(),
+        });
+    }
+    passkey::ActiveModel {
+        credential_id: Set(p.credential_id),
+        administrator_id: Set(administrator_id.to_owned()),
+        name: Set(p.name),
+        passkey: Set(p.passkey),
+        created_at: Set(now),
+        last_used_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// Records a passkey's use, with its updated state (signature counter, backup flags).
+pub async fn passkey_used(
+    db: &impl ConnectionTrait,
+    credential_id: &str,
+    updated: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let mut update = passkey::Entity::update_many()
+        .col_expr(passkey::Column::LastUsedAt, Expr::value(now))
+        .filter(passkey::Column::CredentialId.eq(credential_id));
+    if let Some(json) = updated {
+        update = update.col_expr(passkey::Column::Passkey, Expr::value(json));
+    }
+    update.exec(db).await?;
+    Ok(())
 }
