@@ -44,6 +44,12 @@ pub enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage administrators (people) and their roles in projects.
+    #[command(subcommand)]
+    Admins(AdminsCommand),
+    /// Manage projects.
+    #[command(subcommand)]
+    Projects(ProjectsCommand),
     /// Write a consistent snapshot of the SQLite database to FILE (mode 0600) while servers
     /// run; never overwrites. PostgreSQL: use pg_dump (README, "Backup and restore").
     Backup {
@@ -64,6 +70,121 @@ pub enum Command {
     },
 }
 
+/// `tessera admins …`.
+#[derive(Debug, Subcommand)]
+pub enum AdminsCommand {
+    /// Make an administrator and print their one-time enrollment URL (valid 24 hours).
+    Create {
+        /// Sign-in email (case-insensitive).
+        #[arg(long)]
+        email: String,
+        /// Display name (default: the email).
+        #[arg(long, default_value = "")]
+        display_name: String,
+        /// Every project; manages projects, administrators and signing keys.
+        #[arg(long)]
+        superadmin: bool,
+        /// A project to give them a role in (with --role).
+        #[arg(long, requires = "role")]
+        project: Option<String>,
+        /// Their role in --project: viewer, admin or owner.
+        #[arg(long, requires = "project", value_parser = ["viewer", "admin", "owner"])]
+        role: Option<String>,
+        /// Space-separated ceiling in --project: the scopes they may grant (default: all).
+        #[arg(long, requires = "project")]
+        scopes: Option<String>,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// List administrators.
+    List {
+        /// Only those with a role in this project.
+        #[arg(long)]
+        project: Option<String>,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Disable an administrator: their sessions end and their clients are disabled.
+    Disable {
+        /// Email.
+        email: String,
+    },
+    /// Enable an administrator (their clients stay disabled until enabled one by one).
+    Enable {
+        /// Email.
+        email: String,
+    },
+    /// Delete an administrator; their clients stay, disabled, until transferred.
+    Delete {
+        /// Email.
+        email: String,
+    },
+    /// Print a new one-time enrollment URL; earlier unused ones stop working.
+    Enroll {
+        /// Email.
+        email: String,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Give an administrator a role (and optional ceiling) in a project, replacing any
+    /// earlier one there.
+    Grant {
+        /// Email.
+        email: String,
+        /// Project.
+        #[arg(long)]
+        project: String,
+        /// viewer, admin or owner.
+        #[arg(long, value_parser = ["viewer", "admin", "owner"])]
+        role: String,
+        /// Space-separated ceiling: the scopes they may grant there (default: all).
+        #[arg(long)]
+        scopes: Option<String>,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Take an administrator's role in a project away (their clients there are disabled).
+    Revoke {
+        /// Email.
+        email: String,
+        /// Project.
+        #[arg(long)]
+        project: String,
+    },
+}
+
+/// `tessera projects …`.
+#[derive(Debug, Subcommand)]
+pub enum ProjectsCommand {
+    /// Make a project.
+    Create {
+        /// Name: [a-z0-9][a-z0-9-]{0,62}; it never changes.
+        name: String,
+        /// Display name.
+        #[arg(long, default_value = "")]
+        display_name: String,
+        /// Free-text description.
+        #[arg(long, default_value = "")]
+        description: String,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// List projects.
+    List {
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Delete a project with its APIs and roles (one still holding clients needs --force,
+    /// which disables and then deletes them).
+    Delete {
+        /// Project name.
+        name: String,
+        /// Also disable and delete its clients.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
 /// `tessera roles …`.
 #[derive(Debug, Subcommand)]
 pub enum RolesCommand {
@@ -72,6 +193,9 @@ pub enum RolesCommand {
         /// Name: [a-z0-9][a-z0-9._-]{0,62}.
         #[arg(long)]
         name: String,
+        /// Its project (default: default).
+        #[arg(long)]
+        project: Option<String>,
         /// Free-text description.
         #[arg(long, default_value = "")]
         description: String,
@@ -83,6 +207,9 @@ pub enum RolesCommand {
     },
     /// List roles.
     List {
+        /// Only this project's.
+        #[arg(long)]
+        project: Option<String>,
         #[command(flatten)]
         output: Output,
     },
@@ -90,6 +217,9 @@ pub enum RolesCommand {
     Delete {
         /// Role name.
         name: String,
+        /// Its project (default: default).
+        #[arg(long)]
+        project: Option<String>,
         /// Also take it from every client holding it.
         #[arg(long)]
         force: bool,
@@ -107,11 +237,21 @@ pub struct Output {
 /// `tessera clients …`.
 #[derive(Debug, Subcommand)]
 pub enum ClientsCommand {
-    /// Create a root client and print its first secret (shown only this once).
+    /// Create a root client (or, with --owner, a client owned by an administrator, within
+    /// their ceiling) and print its first secret (shown only this once).
     Create {
         /// Display name.
         #[arg(long)]
         name: String,
+        /// Its project (default: default).
+        #[arg(long)]
+        project: Option<String>,
+        /// Email of the administrator who will own it; what they may grant bounds its scopes.
+        #[arg(long)]
+        owner: Option<String>,
+        /// Space-separated roles of its project.
+        #[arg(long, default_value = "")]
+        roles: String,
         /// Free-text description.
         #[arg(long, default_value = "")]
         description: String,
@@ -123,6 +263,19 @@ pub enum ClientsCommand {
     },
     /// List clients.
     List {
+        /// Only this project's.
+        #[arg(long)]
+        project: Option<String>,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Make another administrator of its project the owner of a client.
+    Transfer {
+        /// Client id.
+        client_id: String,
+        /// Email of the new owner.
+        #[arg(long)]
+        to: String,
         #[command(flatten)]
         output: Output,
     },
@@ -235,11 +388,20 @@ pub enum ApisCommand {
         /// Comma-separated permissions it offers.
         #[arg(long, value_delimiter = ',', default_value = "read,write")]
         permissions: Vec<String>,
+        /// Its project (default: default).
+        #[arg(long)]
+        project: Option<String>,
+        /// Offer it to every project.
+        #[arg(long)]
+        shared: bool,
         #[command(flatten)]
         output: Output,
     },
     /// List APIs.
     List {
+        /// Only what this project sees (its own, shared, admin).
+        #[arg(long)]
+        project: Option<String>,
         #[command(flatten)]
         output: Output,
     },
@@ -347,8 +509,22 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     store::apis::ensure_admin(&db, &settings.issuer_for(settings.bind), false).await?;
     match cli.command {
         Command::Serve | Command::Migrate | Command::Backup { .. } | Command::Restore { .. } => {}
+        Command::Admins(cmd) => return admins(&ops, cmd).await,
+        Command::Projects(cmd) => return projects(&ops, cmd).await,
+        Command::Clients(ClientsCommand::Transfer {
+            client_id,
+            to,
+            output,
+        }) => {
+            let owner = ops::people::administrator_by_email(&ops, &cli_ctx, &to).await?;
+            let client = ops::people::transfer(&ops, &cli_ctx, &client_id, &owner.id).await?;
+            print_client(&client, output.json);
+        }
         Command::Clients(ClientsCommand::Create {
             name,
+            project,
+            owner,
+            roles,
             description,
             scopes,
             output,
@@ -357,9 +533,19 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 name,
                 description,
                 scopes: words(&scopes),
+                roles: words(&roles),
                 ..ClientFields::default()
             };
-            let (client, secret) = ops::clients::create(&ops, &cli_ctx, fields).await?;
+            // With --owner the CLI acts for that person: their ceiling applies.
+            let ctx = match owner {
+                Some(email) => {
+                    let person =
+                        ops::people::administrator_by_email(&ops, &cli_ctx, &email).await?;
+                    Context::administrator(person, store::audit::Actor::Cli)
+                }
+                None => cli_ctx.clone(),
+            };
+            let (client, secret) = ops::clients::create(&ops, &ctx, project, fields).await?;
             #[derive(Serialize)]
             struct Created<'a> {
                 client_secret: &'a str,
@@ -380,8 +566,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 eprintln!("The secret is shown only now: store it safely.");
             }
         }
-        Command::Clients(ClientsCommand::List { output }) => {
-            let clients = store::clients::list(&db).await?;
+        Command::Clients(ClientsCommand::List { project, output }) => {
+            let mut clients = store::clients::list(&db).await?;
+            if let Some(p) = &project {
+                store::projects::get(&db, p).await?;
+                clients.retain(|c| c.project == *p);
+            }
             if output.json {
                 print_json(&clients);
             } else {
@@ -477,21 +667,28 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Roles(RolesCommand::Create {
             name,
+            project,
             description,
             scopes,
             output,
         }) => {
-            let role =
-                ops::catalog::create_role(&ops, &cli_ctx, &name, &description, &words(&scopes))
-                    .await?;
+            let role = ops::catalog::create_role(
+                &ops,
+                &cli_ctx,
+                project.as_deref(),
+                &name,
+                &description,
+                &words(&scopes),
+            )
+            .await?;
             if output.json {
                 print_json(&role);
             } else {
                 println!("{}  {}", role.name, role.scopes.join(" "));
             }
         }
-        Command::Roles(RolesCommand::List { output }) => {
-            let roles = ops::catalog::roles(&ops, &cli_ctx).await?;
+        Command::Roles(RolesCommand::List { project, output }) => {
+            let roles = ops::catalog::roles(&ops, &cli_ctx, project.as_deref()).await?;
             if output.json {
                 print_json(&roles);
             } else {
@@ -500,8 +697,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 }
             }
         }
-        Command::Roles(RolesCommand::Delete { name, force }) => {
-            ops::catalog::delete_role(&ops, &cli_ctx, &name, force).await?;
+        Command::Roles(RolesCommand::Delete {
+            name,
+            project,
+            force,
+        }) => {
+            ops::catalog::delete_role(&ops, &cli_ctx, project.as_deref(), &name, force).await?;
         }
         Command::Apis(ApisCommand::Delete { name, force }) => {
             ops::catalog::delete_api(&ops, &cli_ctx, &name, force).await?;
@@ -510,12 +711,16 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             name,
             audience,
             permissions,
+            project,
+            shared,
             output,
         }) => {
             let new = NewApi {
                 name,
                 audience,
                 permissions,
+                project: project.unwrap_or_else(|| store::projects::DEFAULT.to_owned()),
+                shared,
             };
             let api = ops::catalog::create_api(&ops, &cli_ctx, new).await?;
             if output.json {
@@ -529,8 +734,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 );
             }
         }
-        Command::Apis(ApisCommand::List { output }) => {
-            let apis = ops::catalog::apis(&ops, &cli_ctx).await?;
+        Command::Apis(ApisCommand::List { project, output }) => {
+            let apis = ops::catalog::apis(&ops, &cli_ctx, project.as_deref()).await?;
             if output.json {
                 print_json(&apis);
             } else {
@@ -667,6 +872,187 @@ async fn restore(settings: &Settings, from: &std::path::Path, json: bool) -> Res
                 "the database it replaced is kept as {} (delete it when the restore is fine)",
                 old.display()
             );
+        }
+    }
+    Ok(())
+}
+
+/// `tessera admins …`, as the operator.
+async fn admins(ops: &Ops<'_>, cmd: AdminsCommand) -> Result<(), CliError> {
+    use store::administrators::{AdministratorChange, Membership, NewAdministrator, ProjectRole};
+    let ctx = Context::cli();
+    let role_of = |r: &str| match r {
+        "viewer" => ProjectRole::Viewer,
+        "owner" => ProjectRole::Owner,
+        _ => ProjectRole::Admin,
+    };
+    let by_email = |email: String| {
+        let ctx = ctx.clone();
+        async move { ops::people::administrator_by_email(ops, &ctx, &email).await }
+    };
+    match cmd {
+        AdminsCommand::Create {
+            email,
+            display_name,
+            superadmin,
+            project,
+            role,
+            scopes,
+            output,
+        } => {
+            let memberships = match (project, role) {
+                (Some(project), Some(role)) => vec![Membership {
+                    project,
+                    role: role_of(&role),
+                    scopes: scopes.as_deref().map(words),
+                }],
+                _ => Vec::new(),
+            };
+            let new = NewAdministrator {
+                email,
+                display_name,
+                superadmin,
+                memberships,
+            };
+            let (admin, url) = ops::people::create_administrator(ops, &ctx, new).await?;
+            if output.json {
+                let mut v = serde_json::to_value(&admin).unwrap_or_default();
+                v["enrollment_url"] = serde_json::Value::String(url);
+                print_json(&v);
+            } else {
+                println!("id:             {}", admin.id);
+                println!("email:          {}", admin.email);
+                println!("enrollment_url: {url}");
+                eprintln!("The enrollment URL works once, for 24 hours: send it to them safely.");
+            }
+        }
+        AdminsCommand::List { project, output } => {
+            let all = ops::people::administrators(ops, &ctx, project.as_deref()).await?;
+            if output.json {
+                print_json(&all);
+            } else {
+                for a in all {
+                    let state = if a.enabled { "enabled" } else { "disabled" };
+                    let roles: Vec<String> = a
+                        .memberships
+                        .iter()
+                        .map(|m| format!("{}={:?}", m.project, m.role).to_lowercase())
+                        .collect();
+                    let sa = if a.superadmin { " superadmin" } else { "" };
+                    println!("{}  {}  {state}{sa}  {}", a.id, a.email, roles.join(" "));
+                }
+            }
+        }
+        AdminsCommand::Disable { email } => {
+            let a = by_email(email).await?;
+            let change = AdministratorChange {
+                enabled: Some(false),
+                ..Default::default()
+            };
+            ops::people::update_administrator(ops, &ctx, &a.id, change).await?;
+        }
+        AdminsCommand::Enable { email } => {
+            let a = by_email(email).await?;
+            let change = AdministratorChange {
+                enabled: Some(true),
+                ..Default::default()
+            };
+            ops::people::update_administrator(ops, &ctx, &a.id, change).await?;
+        }
+        AdminsCommand::Delete { email } => {
+            let a = by_email(email).await?;
+            ops::people::delete_administrator(ops, &ctx, &a.id).await?;
+        }
+        AdminsCommand::Enroll { email, output } => {
+            let a = by_email(email).await?;
+            let url = ops::people::reissue_enrollment(ops, &ctx, &a.id).await?;
+            if output.json {
+                print_json(
+                    &serde_json::json!({"id": a.id, "email": a.email, "enrollment_url": url}),
+                );
+            } else {
+                println!("{url}");
+            }
+        }
+        AdminsCommand::Grant {
+            email,
+            project,
+            role,
+            scopes,
+            output,
+        } => {
+            let a = by_email(email).await?;
+            let mut memberships: Vec<Membership> = a
+                .memberships
+                .into_iter()
+                .filter(|m| m.project != project)
+                .collect();
+            memberships.push(Membership {
+                project,
+                role: role_of(&role),
+                scopes: scopes.as_deref().map(words),
+            });
+            let change = AdministratorChange {
+                memberships: Some(memberships),
+                ..Default::default()
+            };
+            let after = ops::people::update_administrator(ops, &ctx, &a.id, change).await?;
+            if output.json {
+                print_json(&after);
+            }
+        }
+        AdminsCommand::Revoke { email, project } => {
+            let a = by_email(email).await?;
+            if a.membership(&project).is_none() {
+                return Err(
+                    OpsError::NotFound(format!("{}'s role in project {project}", a.email)).into(),
+                );
+            }
+            let memberships = a
+                .memberships
+                .into_iter()
+                .filter(|m| m.project != project)
+                .collect();
+            let change = AdministratorChange {
+                memberships: Some(memberships),
+                ..Default::default()
+            };
+            ops::people::update_administrator(ops, &ctx, &a.id, change).await?;
+        }
+    }
+    Ok(())
+}
+
+/// `tessera projects …`, as the operator.
+async fn projects(ops: &Ops<'_>, cmd: ProjectsCommand) -> Result<(), CliError> {
+    let ctx = Context::cli();
+    match cmd {
+        ProjectsCommand::Create {
+            name,
+            display_name,
+            description,
+            output,
+        } => {
+            let p =
+                ops::people::create_project(ops, &ctx, &name, &display_name, &description).await?;
+            if output.json {
+                print_json(&p);
+            } else {
+                println!("{}  {}", p.name, p.display_name);
+            }
+        }
+        ProjectsCommand::List { output } => {
+            let all = ops::people::projects(ops, &ctx).await?;
+            if output.json {
+                print_json(&all);
+            } else {
+                for p in all {
+                    println!("{}  {}  {}", p.name, p.display_name, p.description);
+                }
+            }
+        }
+        ProjectsCommand::Delete { name, force } => {
+            ops::people::delete_project(ops, &ctx, &name, force).await?;
         }
     }
     Ok(())

@@ -758,7 +758,7 @@ async fn creating_a_client_returns_it_with_location_and_a_working_secret() {
     assert!(ips.contains(&json!("10.0.0.0/8")), "{created}");
     assert_eq!(created["token_ttl_seconds"], 120);
     assert_eq!(
-        created["owner"],
+        created["owner"]["id"],
         e.admin_id.as_str(),
         "owner = acting admin"
     );
@@ -807,7 +807,7 @@ async fn creating_a_client_returns_it_with_location_and_a_working_secret() {
     assert_eq!(min["roles"], json!([]));
     assert_eq!(min["allowed_ips"], json!([]));
     assert_eq!(min["token_ttl_seconds"], 900, "default lifetime");
-    assert_eq!(min["owner"], e.admin_id.as_str());
+    assert_eq!(min["owner"]["id"], e.admin_id.as_str());
     assert_ne!(min["client_id"], created["client_id"]);
     assert_ne!(min["client_secret"], created["client_secret"]);
 
@@ -967,7 +967,7 @@ async fn owned_clients_may_be_granted_only_scopes_their_owner_holds() {
             json!({"name": "team", "scopes": ["admin:read", "admin:write", "orders:read"]}),
         )
         .await;
-    assert_eq!(team["owner"], e.admin_id.as_str());
+    assert_eq!(team["owner"]["id"], e.admin_id.as_str());
     let (team_id, team_secret) = id_and_secret(&team);
     let team_api = caller(&e.s, Some(&admin_token(&e.s, &team_id, &team_secret).await));
 
@@ -978,7 +978,11 @@ async fn owned_clients_may_be_granted_only_scopes_their_owner_holds() {
         )
         .await
         .ok(201);
-    assert_eq!(svc["owner"], team_id.as_str(), "owner = acting client");
+    assert_eq!(
+        svc["owner"]["id"],
+        team_id.as_str(),
+        "owner = acting client"
+    );
     let (svc_id, svc_secret) = id_and_secret(&svc);
     assert_issued(
         try_token(&e.s, &svc_id, &svc_secret, None).await,
@@ -1047,7 +1051,7 @@ async fn disabling_a_client_disables_the_clients_it_owns_transitively() {
         .await
         .ok(201);
     let (c_id, c_secret) = id_and_secret(&c);
-    assert_eq!(c["owner"], b_id.as_str());
+    assert_eq!(c["owner"]["id"], b_id.as_str());
     assert_issued(try_token(&e.s, &c_id, &c_secret, None).await, "c before");
 
     e.admin
@@ -2030,7 +2034,7 @@ async fn admin_changes_leave_audit_events() {
     }
     let admin_events: Vec<(String, String)> = events
         .iter()
-        .filter(|ev| ev["actor"] == e.admin_id.as_str() && ev["type"] != "token.issued")
+        .filter(|ev| ev["actor"]["id"] == e.admin_id.as_str() && ev["type"] != "token.issued")
         .map(|ev| {
             (
                 s_owned(&ev["type"]),
@@ -2053,7 +2057,7 @@ async fn admin_changes_leave_audit_events() {
     let items = page_items(&by_client, "by client");
     for ev in &items {
         assert!(
-            ev["actor"] == id.as_str() || ev["target"] == id.as_str(),
+            ev["actor"]["id"] == id.as_str() || ev["target"] == id.as_str(),
             "?client_id={id} returned {ev}"
         );
     }

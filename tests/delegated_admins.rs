@@ -858,7 +858,7 @@ async fn a_delegated_admin_sees_only_audit_events_of_itself_and_its_subtree() {
     let mine = set(&[&o.d.0, &child.0]);
     let mut failures = Vec::new();
     for ev in &events {
-        let actor = ev["actor"].as_str().unwrap_or("");
+        let actor = ev["actor"]["id"].as_str().unwrap_or("");
         let target = ev["target"].as_str().unwrap_or("");
         if !mine.contains(actor) && !mine.contains(target) {
             failures.push(format!(
@@ -1063,7 +1063,7 @@ async fn a_delegated_admin_can_still_do_everything_the_readme_promises_within_it
         )
         .await;
     let created = r.ok(201, "D creates a client with orders:read");
-    assert_eq!(created["owner"], o.d.0.as_str(), "the child's owner");
+    assert_eq!(created["owner"]["id"], o.d.0.as_str(), "the child's owner");
     let child = creds(&created);
     let path = format!("/clients/{}", child.0);
     for scopes in [

@@ -545,7 +545,7 @@ impl Case<'_> {
                     path: path.join(" → "),
                 });
             }
-            match c["owner"].as_str() {
+            match c["owner"]["id"].as_str() {
                 Some(o) if o != self.w.root_id => cur = o.to_owned(),
                 other => {
                     return Err(format!(
@@ -733,7 +733,7 @@ impl Case<'_> {
                 }
                 self.grant_rule(a, &cap, strings(&all), &strings(roles), "create")
                     .await?;
-                if resp["owner"].as_str() != Some(self.known[a].id.as_str()) {
+                if resp["owner"]["id"].as_str() != Some(self.known[a].id.as_str()) {
                     self.violation(format!(
                         "(a) client created by {al} reports owner {} instead of {al}",
                         resp["owner"]

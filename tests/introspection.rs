@@ -434,7 +434,7 @@ async fn admins_revoke_any_token_or_every_token_of_a_client() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|e| e["actor"] == f.admin.0.as_str())
+        .filter(|e| e["actor"]["id"] == f.admin.0.as_str())
         .filter_map(|e| e["type"].as_str())
         .collect();
     assert!(types.contains(&"token.revoked"), "{types:?}");

@@ -859,7 +859,7 @@ async fn delegated_admins_may_assign_only_roles_whose_scopes_they_hold() {
         )
         .await
         .ok(201);
-    assert_eq!(d["owner"], root_id.as_str(), "{d}");
+    assert_eq!(d["owner"]["id"], root_id.as_str(), "{d}");
     let (d_id, d_secret) = id_and_secret(&d);
     let delegated = Admin::login(&s, &d_id, &d_secret).await;
 
@@ -887,7 +887,7 @@ async fn delegated_admins_may_assign_only_roles_whose_scopes_they_hold() {
         )
         .await
         .ok(201);
-    assert_eq!(svc["owner"], d_id.as_str(), "{svc}");
+    assert_eq!(svc["owner"]["id"], d_id.as_str(), "{svc}");
     assert_eq!(svc["roles"], json!(["reader"]));
     let (svc_id, svc_secret) = id_and_secret(&svc);
     let (body, _) = issued(try_token(&s, &svc_id, &svc_secret, None).await, "team-svc");
@@ -957,7 +957,7 @@ async fn role_changes_leave_audit_events() {
         let ev = &events[0];
         assert_eq!(ev["type"], kind, "{ev}");
         assert_eq!(ev["target"], "reader", "{ev}");
-        assert_eq!(ev["actor"], admin_id.as_str(), "{ev}");
+        assert_eq!(ev["actor"]["id"], admin_id.as_str(), "{ev}");
         for member in ["id", "time", "details"] {
             assert!(ev.get(member).is_some(), "{kind}: no {member} in {ev}");
         }

@@ -164,7 +164,7 @@ impl MigrationTrait for Migration {
                 "default".into(),
                 "Default".into(),
                 "Everything created without a project".into(),
-                Expr::current_timestamp().into(),
+                Expr::current_timestamp(),
             ])
             .to_owned();
         m.exec_stmt(seed).await?;

@@ -20,6 +20,12 @@ pub struct ApiInput {
     /// Subset of `read`, `write` (default both).
     #[serde(default = "both")]
     pub permissions: Vec<String>,
+    /// Its project (default: the caller's).
+    #[serde(default)]
+    pub project: Option<String>,
+    /// Offered to every project (default false).
+    #[serde(default)]
+    pub shared: bool,
 }
 
 /// Body of `PUT /apis/{name}`.
@@ -33,6 +39,13 @@ pub struct ApiUpdate {
     pub audience: String,
     /// New permissions; one still granted cannot be dropped.
     pub permissions: Vec<String>,
+    /// Offered to every project; unchanged if absent. Unsharing needs no grant outside the
+    /// project.
+    #[serde(default)]
+    pub shared: Option<bool>,
+    /// Must equal the API's project if given (a project cannot change).
+    #[serde(default)]
+    pub project: Option<String>,
 }
 
 fn both() -> Vec<String> {
@@ -75,7 +88,7 @@ pub async fn list(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, AdminError> {
     let paging = query.paging()?;
-    let all = ops::catalog::apis(&Ops::of(&state), &admin.ctx).await?;
+    let all = ops::catalog::apis(&Ops::of(&state), &admin.ctx, query.project.as_deref()).await?;
     Ok(ok_json(&Page::of_all(all, paging, &base(&state))))
 }
 
@@ -96,6 +109,8 @@ pub async fn create(
         name: input.name,
         audience: input.audience,
         permissions: input.permissions,
+        project: input.project.unwrap_or_else(|| admin.ctx.home_project()),
+        shared: input.shared,
     };
     let api = ops::catalog::create_api(&Ops::of(&state), &admin.ctx, new).await?;
     Ok(created(format!("{}/{}", base(&state), api.name), &api))
@@ -135,12 +150,22 @@ pub async fn replace(
     if input.name.as_ref().is_some_and(|n| *n != *path) {
         return Err(AdminError::field("name", "must match the name in the path"));
     }
+    if let Some(project) = &input.project {
+        let current = ops::catalog::api(&Ops::of(&state), &admin.ctx, &path).await?;
+        if *project != current.project {
+            return Err(AdminError::field(
+                "project",
+                "an API's project cannot change",
+            ));
+        }
+    }
     let api = ops::catalog::replace_api(
         &Ops::of(&state),
         &admin.ctx,
         &path,
         input.audience,
         input.permissions,
+        input.shared,
     )
     .await?;
     Ok(ok_json(&api))

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{Admin, AdminError, Page, PageQuery, created, json_body, ok_json, parse_json};
 use crate::ops::{self, Ops};
 use crate::state::AppState;
+use crate::store::clients::OwnerRef;
 use crate::store::secrets::SecretInfo;
 use crate::store::{Client, ClientFields};
 
@@ -29,8 +30,11 @@ pub struct ClientView {
     pub allowed_ips: Vec<String>,
     /// Lifetime of its tokens, in seconds.
     pub token_ttl_seconds: u32,
-    /// The client that created it; `null` for root clients made by the CLI.
-    pub owner: Option<String>,
+    /// Its project.
+    pub project: String,
+    /// Who owns it: `{"type": "administrator"|"client", "id"}`; `null` for root clients made
+    /// by the CLI.
+    pub owner: Option<OwnerRef>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change.
@@ -89,6 +93,17 @@ pub struct ClientInput {
     /// Token lifetime, 60 … `token.max_ttl_seconds`; `null` for the server default.
     #[serde(default)]
     pub token_ttl_seconds: Option<u32>,
+    /// Its project (on creation; default: the caller's). It cannot change afterwards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+}
+
+/// Body of `POST /clients/{client_id}/transfer`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferInput {
+    /// The id of the administrator who becomes the owner.
+    pub owner: String,
 }
 
 impl From<ClientInput> for ClientFields {
@@ -139,7 +154,8 @@ fn view(state: &AppState, c: Client) -> ClientView {
         token_ttl_seconds: c
             .token_ttl_seconds
             .unwrap_or(state.settings.token_ttl.as_secs() as u32),
-        owner: c.owner,
+        project: c.project,
+        owner: c.owner_ref,
         created_at: c.created_at,
         updated_at: c.updated_at,
         last_used_at: c.last_used_at,
@@ -162,8 +178,14 @@ pub async fn list(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, AdminError> {
     let paging = query.paging()?;
-    let (clients, total) =
-        ops::clients::list(&Ops::of(&state), &admin.ctx, paging.offset, paging.limit).await?;
+    let (clients, total) = ops::clients::list(
+        &Ops::of(&state),
+        &admin.ctx,
+        query.project.as_deref(),
+        paging.offset,
+        paging.limit,
+    )
+    .await?;
     let items = clients.into_iter().map(|c| view(&state, c)).collect();
     Ok(ok_json(&Page::new(items, total, paging, &base(&state))))
 }
@@ -179,8 +201,10 @@ pub async fn create(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, AdminError> {
-    let input: ClientInput = json_body(&req, payload, false).await?;
-    let (client, secret) = ops::clients::create(&Ops::of(&state), &admin.ctx, input.into()).await?;
+    let mut input: ClientInput = json_body(&req, payload, false).await?;
+    let project = input.project.take();
+    let (client, secret) =
+        ops::clients::create(&Ops::of(&state), &admin.ctx, project, input.into()).await?;
     let location = format!("{}/{}", base(&state), client.client_id);
     Ok(created(
         location,
@@ -216,8 +240,17 @@ async fn apply(
     admin: &Admin,
     state: &AppState,
     client_id: &str,
-    input: ClientInput,
+    mut input: ClientInput,
 ) -> Result<HttpResponse, AdminError> {
+    if let Some(project) = input.project.take() {
+        let (current, _) = ops::clients::get(&Ops::of(state), &admin.ctx, client_id).await?;
+        if project != current.project {
+            return Err(AdminError::field(
+                "project",
+                "a client's project cannot change; create a client in the other project",
+            ));
+        }
+    }
     let client =
         ops::clients::replace(&Ops::of(state), &admin.ctx, client_id, input.into()).await?;
     Ok(ok_json(&view(state, client)))
@@ -274,6 +307,7 @@ pub async fn patch(
         roles: current.roles,
         allowed_ips: current.allowed_ips,
         token_ttl_seconds: current.token_ttl_seconds,
+        project: Some(current.project),
     })
     .map_err(|_| AdminError::Internal)?;
     json_patch::merge(&mut doc, &patch);
@@ -376,3 +410,23 @@ pub async fn reset_secret(
 }
 
 use super::Problem;
+
+#[utoipa::path(post, path = "/admin/v1/clients/{client_id}/transfer", operation_id = "transfer_client", tag = "clients", request_body = TransferInput,
+    params(("client_id" = String, Path, description = "Client id")),
+    responses((status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 415, description = "Wrong Content-Type", body = Problem, content_type = "application/problem+json"), (status = 200, body = ClientView), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = ["admin:write"])))]
+/// Make another administrator of the client's project its owner (audited); a client disabled
+/// because its owner left can then be re-enabled.
+pub async fn transfer(
+    admin: Admin,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, AdminError> {
+    let input: TransferInput = json_body(&req, payload, false).await?;
+    let client = ops::people::transfer(&Ops::of(&state), &admin.ctx, &path, &input.owner).await?;
+    Ok(ok_json(&view(&state, client)))
+}

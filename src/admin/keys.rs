@@ -97,6 +97,7 @@ pub async fn audit_events(
 ) -> Result<HttpResponse, AdminError> {
     let q = query.into_inner();
     let paging = PageQuery {
+        project: None,
         offset: q.offset.clone(),
         limit: q.limit.clone(),
     }
@@ -125,6 +126,7 @@ pub async fn audit_events(
         since,
         until,
         among: None,
+        projects: None,
     };
     let (events, total) = ops::keys::audit_events(
         &Ops::of(&state),

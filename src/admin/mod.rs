@@ -4,6 +4,7 @@ mod apis;
 mod clients;
 mod keys;
 mod openapi;
+mod people;
 mod problem;
 mod roles;
 mod tokens;
@@ -64,6 +65,32 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(
                 resource("/clients/{client_id}/reset-secret", "POST")
                     .route(web::post().to(clients::reset_secret)),
+            )
+            .service(
+                resource("/clients/{client_id}/transfer", "POST")
+                    .route(web::post().to(clients::transfer)),
+            )
+            .service(
+                resource("/projects", "GET, POST")
+                    .route(web::get().to(people::list_projects))
+                    .route(web::post().to(people::create_project)),
+            )
+            .service(
+                resource("/projects/{name}", "GET, PATCH, DELETE")
+                    .route(web::get().to(people::get_project))
+                    .route(web::patch().to(people::patch_project))
+                    .route(web::delete().to(people::delete_project)),
+            )
+            .service(
+                resource("/administrators", "GET, POST")
+                    .route(web::get().to(people::list_administrators))
+                    .route(web::post().to(people::create_administrator)),
+            )
+            .service(
+                resource("/administrators/{id}", "GET, PATCH, DELETE")
+                    .route(web::get().to(people::get_administrator))
+                    .route(web::patch().to(people::patch_administrator))
+                    .route(web::delete().to(people::delete_administrator)),
             )
             .service(
                 resource("/clients/{client_id}/revoke-tokens", "POST")
@@ -316,6 +343,9 @@ pub struct PageQuery {
     /// Items to return, 1–1000 (default 50).
     #[param(value_type = Option<u64>, minimum = 1, maximum = 1000)]
     pub(crate) limit: Option<String>,
+    /// Only this project's items.
+    #[param(value_type = Option<String>)]
+    pub(crate) project: Option<String>,
 }
 
 impl PageQuery {
@@ -465,6 +495,11 @@ pub fn parse_every_body(body: &[u8]) {
     let _ = parse_json::<roles::RoleUpdate>(body);
     let _ = parse_json::<keys::RotateInput>(body);
     let _ = parse_json::<tokens::RevokeTokenInput>(body);
+    let _ = parse_json::<clients::TransferInput>(body);
+    let _ = parse_json::<people::ProjectInput>(body);
+    let _ = parse_json::<people::ProjectPatch>(body);
+    let _ = parse_json::<people::AdministratorInput>(body);
+    let _ = parse_json::<people::AdministratorPatch>(body);
     // PATCH: a merge patch over a client document, then parsed as a client.
     if let Ok(patch) = serde_json::from_slice::<serde_json::Value>(body)
         && patch.is_object()

@@ -4,7 +4,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{apis, clients, keys, roles, tokens};
+use super::{apis, clients, keys, people, roles, tokens};
 
 struct BearerAuth;
 
@@ -35,7 +35,10 @@ impl Modify for BearerAuth {
         clients::reset_secret, apis::list, apis::create, apis::get, apis::replace, apis::delete,
         roles::list, roles::create, roles::get, roles::replace, roles::delete,
         keys::list, keys::rotate, keys::audit_events, tokens::revoke_token,
-        tokens::revoke_client_tokens,
+        tokens::revoke_client_tokens, clients::transfer, people::list_projects,
+        people::create_project, people::get_project, people::patch_project,
+        people::delete_project, people::list_administrators, people::create_administrator,
+        people::get_administrator, people::patch_administrator, people::delete_administrator,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -46,6 +49,8 @@ impl Modify for BearerAuth {
         (name = "keys", description = "Signing keys"),
         (name = "tokens", description = "Access-token revocation"),
         (name = "audit", description = "Audit events and usage counters"),
+        (name = "projects", description = "Projects: a team's APIs, roles and clients"),
+        (name = "administrators", description = "People who manage clients, and their roles in projects"),
     )
 )]
 struct AdminApiDoc;

@@ -3,7 +3,6 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
-use super::apis::ForceQuery;
 use super::{Admin, AdminError, Page, PageQuery, Problem, created, json_body, ok_json};
 use crate::ops::{self, Ops};
 use crate::state::AppState;
@@ -22,6 +21,32 @@ pub struct RoleInput {
     /// Scopes `{api}:{permission}`.
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// Its project (default: `?project=`, else the caller's).
+    #[serde(default)]
+    pub project: Option<String>,
+}
+
+/// `?project=` on a role's path: which project's role of that name.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RoleQuery {
+    /// The role's project (default: the caller's, else `default`).
+    #[serde(default)]
+    pub project: Option<String>,
+    /// Also take the role from its clients (delete only).
+    #[serde(default)]
+    #[param(value_type = Option<bool>)]
+    pub force: Option<String>,
+}
+
+impl RoleQuery {
+    fn force(&self) -> Result<bool, AdminError> {
+        match self.force.as_deref() {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(_) => Err(AdminError::field("force", "must be true or false")),
+        }
+    }
 }
 
 /// Body of `PUT /roles/{name}`.
@@ -37,6 +62,9 @@ pub struct RoleUpdate {
     /// The role's scopes (replaces them).
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// Must equal the role's project if given.
+    #[serde(default)]
+    pub project: Option<String>,
 }
 
 fn base(state: &AppState) -> String {
@@ -54,11 +82,11 @@ pub async fn list(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, AdminError> {
     let paging = query.paging()?;
-    let all = ops::catalog::roles(&Ops::of(&state), &admin.ctx).await?;
+    let all = ops::catalog::roles(&Ops::of(&state), &admin.ctx, query.project.as_deref()).await?;
     Ok(ok_json(&Page::of_all(all, paging, &base(&state))))
 }
 
-#[utoipa::path(post, path = "/admin/v1/roles", operation_id = "create_role", tag = "roles", request_body = RoleInput,
+#[utoipa::path(post, path = "/admin/v1/roles", operation_id = "create_role", tag = "roles", request_body = RoleInput, params(RoleQuery),
     responses((status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Wrong Content-Type", body = Problem, content_type = "application/problem+json"),
         (status = 201, body = Role, headers(("Location" = String))), (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -69,23 +97,31 @@ pub async fn list(
 pub async fn create(
     admin: Admin,
     state: web::Data<AppState>,
+    query: web::Query<RoleQuery>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, AdminError> {
     let input: RoleInput = json_body(&req, payload, false).await?;
+    let project = input.project.clone().or_else(|| query.project.clone());
     let role = ops::catalog::create_role(
         &Ops::of(&state),
         &admin.ctx,
+        project.as_deref(),
         &input.name,
         &input.description,
         &input.scopes,
     )
     .await?;
-    Ok(created(format!("{}/{}", base(&state), role.name), &role))
+    let location = if role.project == crate::store::projects::DEFAULT {
+        format!("{}/{}", base(&state), role.name)
+    } else {
+        format!("{}/{}?project={}", base(&state), role.name, role.project)
+    };
+    Ok(created(location, &role))
 }
 
 #[utoipa::path(get, path = "/admin/v1/roles/{name}", operation_id = "get_role", tag = "roles",
-    params(("name" = String, Path, description = "Role name")),
+    params(("name" = String, Path, description = "Role name"), RoleQuery),
     responses((status = 200, body = Role), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = ["admin:read"])))]
@@ -94,14 +130,21 @@ pub async fn get(
     admin: Admin,
     state: web::Data<AppState>,
     path: web::Path<String>,
+    query: web::Query<RoleQuery>,
 ) -> Result<HttpResponse, AdminError> {
     Ok(ok_json(
-        &ops::catalog::role(&Ops::of(&state), &admin.ctx, &path).await?,
+        &ops::catalog::role(
+            &Ops::of(&state),
+            &admin.ctx,
+            query.project.as_deref(),
+            &path,
+        )
+        .await?,
     ))
 }
 
 #[utoipa::path(put, path = "/admin/v1/roles/{name}", operation_id = "replace_role", tag = "roles", request_body = RoleUpdate,
-    params(("name" = String, Path, description = "Role name")),
+    params(("name" = String, Path, description = "Role name"), RoleQuery),
     responses((status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Wrong Content-Type", body = Problem, content_type = "application/problem+json"),
         (status = 200, body = Role), (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -113,6 +156,7 @@ pub async fn replace(
     admin: Admin,
     state: web::Data<AppState>,
     path: web::Path<String>,
+    query: web::Query<RoleQuery>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, AdminError> {
@@ -120,9 +164,11 @@ pub async fn replace(
     if input.name.as_ref().is_some_and(|n| *n != *path) {
         return Err(AdminError::field("name", "must match the name in the path"));
     }
+    let project = input.project.clone().or_else(|| query.project.clone());
     let role = ops::catalog::replace_role(
         &Ops::of(&state),
         &admin.ctx,
+        project.as_deref(),
         &path,
         &input.description,
         &input.scopes,
@@ -132,7 +178,7 @@ pub async fn replace(
 }
 
 #[utoipa::path(delete, path = "/admin/v1/roles/{name}", operation_id = "delete_role", tag = "roles",
-    params(("name" = String, Path, description = "Role name"), ForceQuery),
+    params(("name" = String, Path, description = "Role name"), RoleQuery),
     responses((status = 422, description = "Bad force value", body = Problem, content_type = "application/problem+json"),
         (status = 204, description = "Deleted"), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -143,8 +189,15 @@ pub async fn delete(
     admin: Admin,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    query: web::Query<ForceQuery>,
+    query: web::Query<RoleQuery>,
 ) -> Result<HttpResponse, AdminError> {
-    ops::catalog::delete_role(&Ops::of(&state), &admin.ctx, &path, query.force()?).await?;
+    ops::catalog::delete_role(
+        &Ops::of(&state),
+        &admin.ctx,
+        query.project.as_deref(),
+        &path,
+        query.force()?,
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }

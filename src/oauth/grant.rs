@@ -198,6 +198,7 @@ mod tests {
             client_id: "c".into(),
             enabled: true,
             root: true,
+            project: "default".into(),
             tokens_valid_after_ms: None,
             token_ttl_seconds: None,
             allowed_ips: vec![],

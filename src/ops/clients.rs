@@ -3,21 +3,30 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Context, Ops, OpsError, Permission, Target};
+use super::{Context, Granter, Ops, OpsError, Permission, Target};
 use crate::secret::ClientSecret;
 use crate::store::secrets::SecretInfo;
 use crate::store::{self, Client, ClientFields, NewClient};
 
-/// A page of the clients the actor may see, oldest first, and their total.
+/// A page of the clients the actor may see, oldest first, and their total; `project`
+/// narrows to one project.
 pub async fn list(
     ops: &Ops<'_>,
     ctx: &Context,
+    project: Option<&str>,
     offset: u64,
     limit: u64,
 ) -> Result<(Vec<Client>, u64), OpsError> {
     ctx.require(Permission::ReadClients)?;
+    let projects = match project {
+        Some(p) => {
+            ctx.require_in(Permission::ReadClients, p)?;
+            Some(vec![p.to_owned()])
+        }
+        None => ctx.projects(),
+    };
     let among = ctx.visible_clients(ops.db).await?;
-    Ok(store::clients::page(ops.db, among.as_deref(), offset, limit).await?)
+    Ok(store::clients::page(ops.db, among.as_deref(), projects.as_deref(), offset, limit).await?)
 }
 
 /// One client and the tokens issued to it in the last 24 hours.
@@ -30,18 +39,23 @@ pub async fn get(ops: &Ops<'_>, ctx: &Context, client_id: &str) -> Result<(Clien
     Ok((client, issued))
 }
 
-/// Creates a client owned by the acting client (a root client when the CLI acts), with its
-/// first secret.
+/// Creates a client in `project` (default: the actor's) owned by the acting client or
+/// administrator (a root client when the CLI acts), with its first secret.
 pub async fn create(
     ops: &Ops<'_>,
     ctx: &Context,
+    project: Option<String>,
     fields: ClientFields,
 ) -> Result<(Client, ClientSecret), OpsError> {
-    ctx.require(Permission::WriteClients)?;
-    check_grantable(ops, ctx, &fields.scopes, &fields.roles).await?;
+    let project = project.unwrap_or_else(|| ctx.home_project());
+    ctx.require_in(Permission::WriteClients, &project)?;
+    store::projects::get(ops.db, &project).await?;
+    check_grantable(ops, ctx, &project, &fields.scopes, &fields.roles).await?;
     let new = NewClient {
         fields,
+        project,
         owner: ctx.client_id().map(str::to_owned),
+        owner_administrator: ctx.person().map(|a| a.id.clone()),
     };
     let created =
         store::clients::create(ops.db, new, ops.settings.token_max_ttl, Some(&ctx.actor)).await?;
@@ -99,7 +113,7 @@ pub async fn replace(
         .filter(|r| !before.roles.contains(r))
         .cloned()
         .collect();
-    check_grantable(ops, ctx, &added, &added_roles).await?;
+    check_grantable(ops, ctx, &before.project, &added, &added_roles).await?;
     let (client, cascaded) = store::clients::replace(
         ops.db,
         client_id,
@@ -193,28 +207,47 @@ pub async fn revoke_tokens(
     Ok(cutoff)
 }
 
-/// The owner rule: a delegated admin may grant only scopes it holds now, directly or through
-/// the roles it assigns (every scope of such a role must be one it holds).
+/// The owner rule and the ceiling: a delegated admin may grant only scopes it holds now, an
+/// administrator only scopes within their ceiling in the project (`admin:*` only as owner
+/// or superadmin), directly or through the roles assigned (every scope of such a role
+/// counts).
 async fn check_grantable(
     ops: &Ops<'_>,
     ctx: &Context,
+    project: &str,
     scopes: &[String],
     roles: &[String],
 ) -> Result<(), OpsError> {
-    let Some(held) = ctx.held_scopes() else {
+    let granter = ctx.granter(project);
+    if matches!(granter, Granter::Anything) {
         return Ok(());
-    };
+    }
     let mut wanted = scopes.to_vec();
-    wanted.extend(store::roles::scopes_of_roles(ops.db, roles).await?);
+    let keys: Vec<String> = roles
+        .iter()
+        .filter(|r| !r.contains('/'))
+        .map(|r| store::roles::key(project, r))
+        .collect();
+    wanted.extend(store::roles::scopes_of_roles(ops.db, &keys).await?);
+    let allowed = |s: &str| match &granter {
+        Granter::Anything => true,
+        Granter::Holds(held) => held.iter().any(|h| h == s),
+        Granter::Person(ceiling) => ceiling.allows(s),
+    };
     let mut missing: Vec<&str> = wanted
         .iter()
-        .filter(|s| !held.iter().any(|h| h == *s))
+        .filter(|s| !allowed(s))
         .map(String::as_str)
         .collect();
     missing.sort_unstable();
     missing.dedup();
     if missing.is_empty() {
         Ok(())
+    } else if matches!(granter, Granter::Person(_)) {
+        Err(OpsError::Forbidden(format!(
+            "your ceiling in project {project:?} does not allow: {}",
+            missing.join(" ")
+        )))
     } else {
         Err(OpsError::Forbidden(format!(
             "you may grant only scopes you hold; not held: {}",

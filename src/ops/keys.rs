@@ -54,6 +54,19 @@ pub async fn audit_events(
     if let Some(mut ids) = ctx.visible_clients(ops.db).await? {
         ids.extend(ctx.client_id().map(str::to_owned));
         filter.among = Some(ids);
+    } else if let Some(projects) = ctx.projects() {
+        filter.projects = Some(projects);
+        let (mut events, total) = store::audit::page(ops.db, &filter, offset, limit).await?;
+        // A person's memberships elsewhere are not this project's business.
+        for e in events
+            .iter_mut()
+            .filter(|e| e.kind.starts_with("administrator."))
+        {
+            if let Some(d) = e.details.as_object_mut() {
+                d.remove("memberships");
+            }
+        }
+        return Ok((events, total));
     }
     Ok(store::audit::page(ops.db, &filter, offset, limit).await?)
 }

@@ -9,13 +9,16 @@
 pub mod catalog;
 pub mod clients;
 pub mod keys;
+pub mod people;
 pub mod tokens;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
 use crate::config::Settings;
 use crate::state::AppState;
+use crate::store::administrators::{Administrator, Ceiling, ProjectRole};
 pub use crate::store::audit::Actor;
+use crate::store::projects::DEFAULT;
 use crate::store::{StoreError, TokenClient};
 
 /// Errors of the domain operations; the admin API maps them to problems in one place.
@@ -50,14 +53,23 @@ pub enum Permission {
     WriteClients,
     /// Read APIs, roles and the public parts of signing keys (`admin:read`).
     ReadCatalog,
-    /// Create, change, delete APIs and roles (`admin:write`, root clients only).
+    /// Create, change, delete a project's APIs and roles (`admin:write`, root clients of the
+    /// project or of `default`; project admins and owners).
     ManageCatalog,
-    /// Rotate signing keys (`admin:write`, root clients only).
+    /// Rotate signing keys (root clients of `default`, superadmins).
     ManageKeys,
     /// Revoke access tokens (`admin:write`; a delegated admin: tokens of its subtree).
     RevokeTokens,
     /// Read the audit trail (`admin:read`; a delegated admin: events about its subtree).
     ReadAudit,
+    /// Read projects and administrators (`admin:read`; within the actor's projects).
+    ReadPeople,
+    /// Create, change, delete projects and administrators (root clients of `default`,
+    /// superadmins).
+    ManagePeople,
+    /// Change the memberships of a project (its owners; root clients of `default`,
+    /// superadmins).
+    ManageMembers,
 }
 
 impl Permission {
@@ -68,16 +80,23 @@ impl Permission {
                 | Permission::ManageCatalog
                 | Permission::ManageKeys
                 | Permission::RevokeTokens
+                | Permission::ManagePeople
+                | Permission::ManageMembers
         )
     }
 
-    fn root_only(self) -> Option<&'static str> {
+    /// The least project role that has it; `None`: not for project roles (superadmins only).
+    fn least_role(self) -> Option<ProjectRole> {
         match self {
-            Permission::ManageCatalog => {
-                Some("only root clients may create, change or delete APIs and roles")
+            Permission::ReadClients
+            | Permission::ReadCatalog
+            | Permission::ReadAudit
+            | Permission::ReadPeople => Some(ProjectRole::Viewer),
+            Permission::WriteClients | Permission::ManageCatalog | Permission::RevokeTokens => {
+                Some(ProjectRole::Admin)
             }
-            Permission::ManageKeys => Some("only root clients may rotate signing keys"),
-            _ => None,
+            Permission::ManageMembers => Some(ProjectRole::Owner),
+            Permission::ManageKeys | Permission::ManagePeople => None,
         }
     }
 }
@@ -96,7 +115,11 @@ enum Authority {
         write: bool,
         /// Its current effective scopes (owner-capped).
         held: Vec<String>,
+        /// Its project: a client administers only its own, except root clients of `default`.
+        project: String,
     },
+    /// A person, as they are now (enabled, memberships, ceilings).
+    Administrator(Box<Administrator>),
 }
 
 /// Who acts, and what they may reach.
@@ -110,12 +133,23 @@ pub struct Context {
 /// How the actor relates to a client it names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
-    /// Root clients and the command line reach every client.
+    /// Root clients, administrators and the command line reach every client of their projects.
     Any,
     /// A client in the actor's subtree.
     Subtree,
     /// The acting client itself.
     Itself,
+}
+
+/// Who may grant what: the owner rule of §5 and the ceiling of §7.
+#[derive(Debug, Clone)]
+pub enum Granter<'a> {
+    /// Operators and root clients: anything the project may use.
+    Anything,
+    /// A delegated admin client: only scopes it holds now.
+    Holds(&'a [String]),
+    /// An administrator: within their ceiling in the project.
+    Person(Ceiling),
 }
 
 impl Context {
@@ -151,12 +185,30 @@ impl Context {
                 read: holds("admin:read"),
                 write: holds("admin:write"),
                 held: current.scopes.iter().map(|s| s.scope.clone()).collect(),
+                project: current.project.clone(),
             },
         }
     }
 
+    /// An administrator, as loaded now; `actor` says through what they act (the console:
+    /// themselves; the command line acting for them: the CLI).
+    pub fn administrator(admin: Administrator, actor: Actor) -> Self {
+        Context {
+            actor,
+            authority: Authority::Administrator(Box::new(admin)),
+        }
+    }
+
+    /// The acting administrator, if a person acts.
+    pub fn person(&self) -> Option<&Administrator> {
+        match &self.authority {
+            Authority::Administrator(a) => Some(a),
+            _ => None,
+        }
+    }
+
     /// The acting client, when a delegated admin acts: its subtree bounds what it reaches.
-    fn delegated(&self) -> Option<&str> {
+    pub(crate) fn delegated(&self) -> Option<&str> {
         match &self.authority {
             Authority::Client {
                 client_id,
@@ -167,29 +219,117 @@ impl Context {
         }
     }
 
-    /// Checks the permission an operation needs.
-    pub fn require(&self, permission: Permission) -> Result<(), OpsError> {
-        let Authority::Client {
-            root, read, write, ..
-        } = &self.authority
-        else {
-            return Ok(());
-        };
-        if permission.write() && !write {
-            return Err(OpsError::InsufficientScope("admin:write"));
-        }
-        if !permission.write() && !read {
-            return Err(OpsError::InsufficientScope("admin:read"));
-        }
-        match permission.root_only() {
-            Some(why) if !root => Err(OpsError::Forbidden(why.into())),
-            _ => Ok(()),
+    /// The projects the actor reaches; `None` for every project (the command line, the
+    /// server, root clients of `default`, superadmins).
+    pub fn projects(&self) -> Option<Vec<String>> {
+        match &self.authority {
+            Authority::Operator => None,
+            Authority::Client {
+                root: true,
+                project,
+                ..
+            } if project == DEFAULT => None,
+            Authority::Client { project, .. } => Some(vec![project.clone()]),
+            Authority::Administrator(a) if a.superadmin => None,
+            Authority::Administrator(a) => {
+                Some(a.memberships.iter().map(|m| m.project.clone()).collect())
+            }
         }
     }
 
-    /// Checks `permission`, then that the actor may reach `client_id`: anything for root
-    /// clients and operators; for a delegated admin itself or its subtree, else `NotFound`
-    /// (another client is invisible, whether it exists or not).
+    /// The project a new object goes into when the request names none.
+    pub fn home_project(&self) -> String {
+        match &self.authority {
+            Authority::Client { project, .. } => project.clone(),
+            Authority::Administrator(a) if !a.superadmin && a.memberships.len() == 1 => {
+                a.memberships[0].project.clone()
+            }
+            _ => DEFAULT.to_owned(),
+        }
+    }
+
+    /// Whether the actor reaches `project` at all.
+    pub fn sees_project(&self, project: &str) -> bool {
+        self.projects()
+            .is_none_or(|ps| ps.iter().any(|p| p == project))
+    }
+
+    /// Checks the permission an operation needs, whatever the project: the admin scope for
+    /// clients, and for the global permissions who may hold them at all.
+    pub fn require(&self, permission: Permission) -> Result<(), OpsError> {
+        match &self.authority {
+            Authority::Operator => Ok(()),
+            Authority::Client {
+                root,
+                read,
+                write,
+                project,
+                ..
+            } => {
+                if permission.write() && !write {
+                    return Err(OpsError::InsufficientScope("admin:write"));
+                }
+                if !permission.write() && !read {
+                    return Err(OpsError::InsufficientScope("admin:read"));
+                }
+                let everywhere = *root && project == DEFAULT;
+                match permission {
+                    Permission::ManageCatalog if !root => Err(OpsError::Forbidden(
+                        "only root clients may create, change or delete APIs and roles".into(),
+                    )),
+                    Permission::ManageKeys if !everywhere => Err(OpsError::Forbidden(
+                        "only root clients of the default project may rotate signing keys".into(),
+                    )),
+                    Permission::ManagePeople | Permission::ManageMembers if !everywhere => {
+                        Err(OpsError::Forbidden(
+                            "only root clients of the default project may manage projects and administrators".into(),
+                        ))
+                    }
+                    _ => Ok(()),
+                }
+            }
+            Authority::Administrator(a) => {
+                if !a.enabled {
+                    return Err(OpsError::Forbidden("this administrator is disabled".into()));
+                }
+                if a.superadmin {
+                    return Ok(());
+                }
+                match permission.least_role() {
+                    None => Err(OpsError::Forbidden("only superadmins may do this".into())),
+                    Some(least) if a.memberships.iter().any(|m| m.role >= least) => Ok(()),
+                    Some(_) => Err(OpsError::Forbidden(format!(
+                        "your role in your projects does not allow this ({permission:?})"
+                    ))),
+                }
+            }
+        }
+    }
+
+    /// Checks `permission` in `project`: `NotFound` if the actor does not reach the project at
+    /// all (another team's project is invisible), `Forbidden` if its role there is too weak.
+    pub fn require_in(&self, permission: Permission, project: &str) -> Result<(), OpsError> {
+        self.require(permission)?;
+        if !self.sees_project(project) {
+            return Err(OpsError::NotFound(format!("project {project}")));
+        }
+        if let Authority::Administrator(a) = &self.authority
+            && !a.superadmin
+        {
+            let least = permission.least_role().unwrap_or(ProjectRole::Owner);
+            let role = a.membership(project).map(|m| m.role);
+            if role.is_none_or(|r| r < least) {
+                return Err(OpsError::Forbidden(format!(
+                    "your role in project {project:?} does not allow this"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks `permission`, then that the actor may reach `client_id`: for a delegated admin
+    /// itself or its subtree; for others any client of their projects. Anything else is
+    /// `NotFound` (another client is invisible, whether it exists or not).
     pub async fn client_target(
         &self,
         db: &impl ConnectionTrait,
@@ -197,6 +337,48 @@ impl Context {
         client_id: &str,
     ) -> Result<Target, OpsError> {
         self.require(permission)?;
+        if self.projects().is_some() {
+            let project = match crate::store::clients::project_of(db, client_id).await? {
+                Some(p) if self.sees_project(&p) => p,
+                _ => return Err(OpsError::NotFound(format!("client {client_id}"))),
+            };
+            self.require_in(permission, &project)?;
+        }
+        // A person changes (or takes a secret of) a client only if it holds nothing beyond
+        // what they may grant: otherwise resetting its secret would hand them its rights. Root
+        // clients are for the command line and other root clients.
+        if let Authority::Administrator(a) = &self.authority
+            && !a.superadmin
+            && permission.write()
+        {
+            let client = match crate::store::clients::get(db, client_id).await {
+                Err(StoreError::NotFound(what)) => return Err(OpsError::NotFound(what)),
+                other => other?,
+            };
+            if client.owner.is_none() && client.owner_administrator.is_none() {
+                return Err(OpsError::Forbidden(
+                    "root clients are managed from the command line or by root clients".into(),
+                ));
+            }
+            let ceiling = a.ceiling(&client.project);
+            let mut held = client.scopes.clone();
+            let keys: Vec<String> = client
+                .roles
+                .iter()
+                .map(|r| crate::store::roles::key(&client.project, r))
+                .collect();
+            held.extend(crate::store::roles::scopes_of_roles(db, &keys).await?);
+            let mut beyond: Vec<String> = held.into_iter().filter(|s| !ceiling.allows(s)).collect();
+            beyond.sort();
+            beyond.dedup();
+            if !beyond.is_empty() {
+                return Err(OpsError::Forbidden(format!(
+                    "this client holds scopes beyond what you may grant in project {:?}: {}",
+                    client.project,
+                    beyond.join(" ")
+                )));
+            }
+        }
         let Some(me) = self.delegated() else {
             return Ok(Target::Any);
         };
@@ -214,7 +396,8 @@ impl Context {
         }
     }
 
-    /// The clients a list may show: `None` for all, or the delegated admin's subtree.
+    /// The clients a list may show: `None` for all of the reachable projects, or the
+    /// delegated admin's subtree.
     pub async fn visible_clients(
         &self,
         db: &impl ConnectionTrait,
@@ -232,14 +415,12 @@ impl Context {
         self.actor.client_id()
     }
 
-    /// The scopes a delegated admin holds now; `None` for actors that may grant anything
-    /// (operators and root clients).
-    fn held_scopes(&self) -> Option<&[String]> {
+    /// What the actor may grant in `project`.
+    pub fn granter(&self, project: &str) -> Granter<'_> {
         match &self.authority {
-            Authority::Client {
-                root: false, held, ..
-            } => Some(held),
-            _ => None,
+            Authority::Operator | Authority::Client { root: true, .. } => Granter::Anything,
+            Authority::Client { held, .. } => Granter::Holds(held),
+            Authority::Administrator(a) => Granter::Person(a.ceiling(project)),
         }
     }
 }
@@ -278,6 +459,14 @@ impl<'a> Ops<'a> {
     async fn invalidate<S: AsRef<str>>(&self, client_ids: impl IntoIterator<Item = S>) {
         if let Some(state) = self.server {
             state.clients.invalidate_many(client_ids).await;
+        }
+    }
+
+    /// The issuer: the running server's, or the configured one from the command line.
+    pub fn issuer(&self) -> String {
+        match self.server {
+            Some(state) => state.issuer.clone(),
+            None => self.settings.issuer_for(self.settings.bind),
         }
     }
 

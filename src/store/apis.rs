@@ -24,6 +24,10 @@ pub struct Api {
     pub audience: String,
     /// Subset of `read`, `write`.
     pub permissions: Vec<String>,
+    /// The project it belongs to.
+    pub project: String,
+    /// Offered to every project (its scopes may be granted to their clients).
+    pub shared: bool,
     /// When it was registered.
     pub created_at: DateTime<Utc>,
 }
@@ -32,6 +36,12 @@ impl Api {
     /// Whether `permission` is offered.
     pub fn offers(&self, permission: &str) -> bool {
         self.permissions.iter().any(|p| p == permission)
+    }
+
+    /// Whether clients of `project` may be granted its scopes: its own project's, shared
+    /// ones, and the built-in admin API (who may grant that is the operations' rule).
+    pub fn grantable_in(&self, project: &str) -> bool {
+        self.project == project || self.shared || self.name == ADMIN_API
     }
 }
 
@@ -46,6 +56,8 @@ impl From<api::Model> for Api {
                 .filter(|p| !p.is_empty())
                 .map(str::to_owned)
                 .collect(),
+            project: m.project,
+            shared: m.shared,
             created_at: m.created_at,
         }
     }
@@ -60,6 +72,10 @@ pub struct NewApi {
     pub audience: String,
     /// Non-empty subset of `read`, `write`.
     pub permissions: Vec<String>,
+    /// Its project.
+    pub project: String,
+    /// Offered to every project.
+    pub shared: bool,
 }
 
 /// Whether `name` is a valid API or role name: `[a-z0-9][a-z0-9._-]{0,62}`.
@@ -147,8 +163,8 @@ async fn insert(db: &impl ConnectionTrait, new: NewApi) -> Result<Api, StoreErro
         permissions: Set(new.permissions.join(",")),
         builtin: Set(false),
         created_at: Set(now()),
-        project: Set(crate::store::projects::DEFAULT.to_owned()),
-        shared: Set(false),
+        project: Set(new.project),
+        shared: Set(new.shared),
     }
     .insert(db)
     .await?;
@@ -157,8 +173,25 @@ async fn insert(db: &impl ConnectionTrait, new: NewApi) -> Result<Api, StoreErro
 
 /// Every API, by name.
 pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<Api>, StoreError> {
-    Ok(api::Entity::find()
-        .order_by_asc(api::Column::Name)
+    list_in(db, None).await
+}
+
+/// The APIs the given projects see (`None`: all): their own, the shared ones and the
+/// built-in admin API, by name.
+pub async fn list_in(
+    db: &impl ConnectionTrait,
+    projects: Option<&[String]>,
+) -> Result<Vec<Api>, StoreError> {
+    let mut q = api::Entity::find();
+    if let Some(p) = projects {
+        q = q.filter(
+            sea_orm::Condition::any()
+                .add(api::Column::Project.is_in(p.iter().cloned()))
+                .add(api::Column::Shared.eq(true))
+                .add(api::Column::Builtin.eq(true)),
+        );
+    }
+    Ok(q.order_by_asc(api::Column::Name)
         .all(db)
         .await?
         .into_iter()
@@ -253,12 +286,47 @@ async fn clients_using(
     Ok(direct + q.count(db).await?)
 }
 
+/// Grants of API `name` to clients and roles outside `project`.
+async fn grants_outside(
+    db: &impl ConnectionTrait,
+    name: &str,
+    project: &str,
+) -> Result<u64, StoreError> {
+    use sea_orm::PaginatorTrait;
+    let outside_clients: Vec<String> = entity::client::Entity::find()
+        .filter(entity::client::Column::Project.ne(project))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| c.client_id)
+        .collect();
+    let direct = entity::client_scope::Entity::find()
+        .filter(entity::client_scope::Column::ApiName.eq(name))
+        .filter(entity::client_scope::Column::ClientId.is_in(outside_clients))
+        .count(db)
+        .await?;
+    let outside_roles: Vec<String> = entity::role::Entity::find()
+        .filter(entity::role::Column::Project.ne(project))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    let via_roles = entity::role_scope::Entity::find()
+        .filter(entity::role_scope::Column::ApiName.eq(name))
+        .filter(entity::role_scope::Column::RoleName.is_in(outside_roles))
+        .count(db)
+        .await?;
+    Ok(direct + via_roles)
+}
+
 /// Replaces an API's audience and permissions. A permission still granted cannot be dropped.
 pub async fn replace(
     db: &sea_orm::DatabaseConnection,
     name: &str,
     audience: String,
     permissions: Vec<String>,
+    shared: bool,
     actor: &crate::store::audit::Actor,
 ) -> Result<Api, StoreError> {
     let existing = api::Entity::find_by_id(name)
@@ -275,8 +343,22 @@ pub async fn replace(
         name: name.to_owned(),
         audience,
         permissions,
+        project: existing.project.clone(),
+        shared,
     }
     .validate()?;
+    if existing.shared && !shared {
+        let outside = grants_outside(db, name, &existing.project).await?;
+        if outside > 0 {
+            return Err(StoreError::Conflict {
+                field: "shared",
+                message: format!(
+                    "{name:?} is granted {outside} time(s) outside project {:?}; remove those grants first",
+                    existing.project
+                ),
+            });
+        }
+    }
     for dropped in PERMISSIONS
         .iter()
         .filter(|p| existing.permissions.split(',').any(|e| e == **p))
@@ -302,6 +384,7 @@ pub async fn replace(
     let mut active: api::ActiveModel = existing.into();
     active.audience = Set(new.audience.clone());
     active.permissions = Set(new.permissions.join(","));
+    active.shared = Set(new.shared);
     let model = active.update(&txn).await?;
     crate::store::changes::record(&txn, crate::store::changes::ALL_CLIENTS).await?;
     crate::store::audit::record(
@@ -309,7 +392,7 @@ pub async fn replace(
         "api.updated",
         actor,
         Some(name),
-        serde_json::json!({"audience": new.audience, "permissions": new.permissions}),
+        serde_json::json!({"audience": new.audience, "permissions": new.permissions, "shared": new.shared}),
     )
     .await?;
     txn.commit().await?;

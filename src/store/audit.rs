@@ -20,6 +20,8 @@ pub enum Actor {
     System,
     /// A client, through the admin API or the OAuth endpoints.
     Client(String),
+    /// A person, through the console (or the command line acting for them).
+    Administrator(String),
 }
 
 impl Actor {
@@ -34,6 +36,7 @@ impl Actor {
             Actor::Cli => "cli",
             Actor::System => "system",
             Actor::Client(_) => "client",
+            Actor::Administrator(_) => "administrator",
         }
     }
 
@@ -41,9 +44,30 @@ impl Actor {
     pub fn client_id(&self) -> Option<&str> {
         match self {
             Actor::Client(id) => Some(id),
+            Actor::Cli | Actor::System | Actor::Administrator(_) => None,
+        }
+    }
+
+    /// The stored `actor` id: the client's or the administrator's.
+    fn id(&self) -> Option<&str> {
+        match self {
+            Actor::Client(id) | Actor::Administrator(id) => Some(id),
             Actor::Cli | Actor::System => None,
         }
     }
+}
+
+/// Who acted, as the admin API shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ActorView {
+    /// `administrator`, `client`, `cli` or `system`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The administrator's or client's id; `null` for the CLI and the server.
+    pub id: Option<String>,
+    /// A name for people: the administrator's email, the client's name, "command line",
+    /// "Tessera"; the id when the actor no longer exists.
+    pub display: String,
 }
 
 /// An audit event as the admin API shows it.
@@ -56,10 +80,8 @@ pub struct AuditEvent {
     /// e.g. `client.created`, `secret.reset`, `token.issued`.
     #[serde(rename = "type")]
     pub kind: String,
-    /// The acting client, `null` for the CLI and the server itself.
-    pub actor: Option<String>,
-    /// `cli`, `system` or `client` (`null` on events recorded before it was kept).
-    pub actor_type: Option<String>,
+    /// Who acted.
+    pub actor: ActorView,
     /// The object changed.
     pub target: Option<String>,
     /// What changed (field names, never secret values), or counts.
@@ -89,7 +111,7 @@ pub(crate) async fn record_at(
     audit_event::ActiveModel {
         time: Set(time),
         r#type: Set(kind.to_owned()),
-        actor: Set(actor.client_id().map(str::to_owned)),
+        actor: Set(actor.id().map(str::to_owned)),
         actor_type: Set(Some(actor.kind().to_owned())),
         // A caller may send a secret where an id belongs: never store one.
         target: Set(target.map(|t| crate::secret::loggable_id(t).to_owned())),
@@ -108,6 +130,9 @@ pub struct AuditFilter {
     pub client_id: Option<String>,
     /// When set, only events whose actor or target is one of these (a delegated admin's view).
     pub among: Option<Vec<String>>,
+    /// When set, only events about these projects: their clients (as actor or target), and
+    /// the projects, APIs, roles and members themselves as targets of their own event kinds.
+    pub projects: Option<Vec<String>>,
     /// Exact type.
     pub kind: Option<String>,
     /// Inclusive lower bound.
@@ -132,6 +157,9 @@ fn filtered(filter: &AuditFilter) -> sea_orm::Select<audit_event::Entity> {
                 .add(audit_event::Column::Target.is_in(ids.iter().cloned())),
         );
     }
+    if let Some(ps) = &filter.projects {
+        q = q.filter(about_projects(ps));
+    }
     if let Some(k) = &filter.kind {
         q = q.filter(audit_event::Column::Type.eq(k.clone()));
     }
@@ -142,6 +170,60 @@ fn filtered(filter: &AuditFilter) -> sea_orm::Select<audit_event::Entity> {
         q = q.filter(audit_event::Column::Time.lt(t));
     }
     q
+}
+
+/// Events about `projects`, by subqueries (no id list is bound, whatever the number of
+/// clients). Each kind of object matches only events of its own kind, so a role named like
+/// another project's client or project never matches.
+fn about_projects(projects: &[String]) -> sea_orm::Condition {
+    use entity::{api, client, membership, role};
+    use sea_orm::sea_query::Query;
+    let ps = || projects.iter().cloned();
+    let clients = Query::select()
+        .column(client::Column::ClientId)
+        .from(client::Entity)
+        .and_where(client::Column::Project.is_in(ps()))
+        .to_owned();
+    let apis = Query::select()
+        .column(api::Column::Name)
+        .from(api::Entity)
+        .and_where(api::Column::Project.is_in(ps()))
+        .and_where(api::Column::Builtin.eq(false))
+        .to_owned();
+    let roles = Query::select()
+        .column(role::Column::Name)
+        .from(role::Entity)
+        .and_where(role::Column::Project.is_in(ps()))
+        .to_owned();
+    let members = Query::select()
+        .column(membership::Column::AdministratorId)
+        .from(membership::Entity)
+        .and_where(membership::Column::Project.is_in(ps()))
+        .to_owned();
+    let of_kind = |prefix: &str, c: sea_orm::Condition| {
+        sea_orm::Condition::all()
+            .add(audit_event::Column::Type.starts_with(prefix))
+            .add(c)
+    };
+    sea_orm::Condition::any()
+        .add(audit_event::Column::Actor.in_subquery(clients.clone()))
+        .add(audit_event::Column::Target.in_subquery(clients))
+        .add(of_kind(
+            "project.",
+            sea_orm::Condition::all().add(audit_event::Column::Target.is_in(ps())),
+        ))
+        .add(of_kind(
+            "api.",
+            sea_orm::Condition::all().add(audit_event::Column::Target.in_subquery(apis)),
+        ))
+        .add(of_kind(
+            "role.",
+            sea_orm::Condition::all().add(audit_event::Column::Target.in_subquery(roles)),
+        ))
+        .add(of_kind(
+            "administrator.",
+            sea_orm::Condition::all().add(audit_event::Column::Target.in_subquery(members)),
+        ))
 }
 
 /// A page of events, newest first, and the total matching.
@@ -159,18 +241,54 @@ pub async fn page(
         .limit(limit)
         .all(db)
         .await?;
+    // Names for the actors on this page, in two queries.
+    let ids = |kind: &str| -> Vec<String> {
+        rows.iter()
+            .filter(|r| r.actor_type.as_deref().unwrap_or("client") == kind)
+            .filter_map(|r| r.actor.clone())
+            .collect()
+    };
+    let clients: std::collections::BTreeMap<String, String> = entity::client::Entity::find()
+        .filter(entity::client::Column::ClientId.is_in(ids("client")))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| (c.client_id, c.name))
+        .collect();
+    let people: std::collections::BTreeMap<String, String> = entity::administrator::Entity::find()
+        .filter(entity::administrator::Column::Id.is_in(ids("administrator")))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a.email))
+        .collect();
     Ok((
         rows.into_iter()
-            .map(|r| AuditEvent {
-                id: r.id,
-                time: r.time,
-                kind: r.r#type,
-                actor_type: r
+            .map(|r| {
+                let kind = r
                     .actor_type
-                    .or_else(|| r.actor.as_ref().map(|_| "client".to_owned())),
-                actor: r.actor,
-                target: r.target,
-                details: serde_json::from_str(&r.details).unwrap_or_default(),
+                    .clone()
+                    .unwrap_or_else(|| if r.actor.is_some() { "client" } else { "cli" }.to_owned());
+                let display = match (kind.as_str(), &r.actor) {
+                    ("client", Some(id)) => clients.get(id).cloned().unwrap_or_else(|| id.clone()),
+                    ("administrator", Some(id)) => {
+                        people.get(id).cloned().unwrap_or_else(|| id.clone())
+                    }
+                    ("system", _) => "Tessera".to_owned(),
+                    _ => "command line".to_owned(),
+                };
+                AuditEvent {
+                    id: r.id,
+                    time: r.time,
+                    kind: r.r#type,
+                    actor: ActorView {
+                        kind,
+                        id: r.actor,
+                        display,
+                    },
+                    target: r.target,
+                    details: serde_json::from_str(&r.details).unwrap_or_default(),
+                }
             })
             .collect(),
         total,

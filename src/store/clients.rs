@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
-use entity::{api, client, client_role, client_scope, client_secret};
+use entity::{client, client_role, client_scope, client_secret};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -33,14 +33,45 @@ pub struct Client {
     pub allowed_ips: Vec<String>,
     /// Lifetime of its tokens; `None` follows `token.ttl_seconds`.
     pub token_ttl_seconds: Option<u32>,
-    /// The client whose admin token created it; `None` for root clients made by the CLI.
+    /// The client whose admin token created it; `None` for root clients made by the CLI and
+    /// for clients owned by an administrator.
+    #[serde(skip)]
     pub owner: Option<String>,
+    /// The administrator who owns it, if a person does.
+    #[serde(skip)]
+    pub owner_administrator: Option<String>,
+    /// Who owns it, as shown: `{"type": "administrator"|"client", "id"}`, `null` for a root
+    /// client.
+    #[serde(rename = "owner")]
+    pub owner_ref: Option<OwnerRef>,
+    /// The project it belongs to.
+    pub project: String,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
     /// Last successful token request.
     pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// The owner of a client as shown in JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct OwnerRef {
+    /// `administrator` or `client`.
+    #[serde(rename = "type")]
+    pub kind: OwnerKind,
+    /// The administrator's or client's id.
+    pub id: String,
+}
+
+/// What kind of owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OwnerKind {
+    /// A person.
+    Administrator,
+    /// A client (through the admin API).
+    Client,
 }
 
 /// The fields of a client an administrator sets (create, replace, merge patch).
@@ -77,12 +108,16 @@ impl Default for ClientFields {
 }
 
 /// What it takes to create a client.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct NewClient {
     /// Its fields.
     pub fields: ClientFields,
-    /// Owner; `None` makes a root client.
+    /// Its project.
+    pub project: String,
+    /// Owning client; with no owner at all, a root client.
     pub owner: Option<String>,
+    /// Owning administrator.
+    pub owner_administrator: Option<String>,
 }
 
 /// Validated fields, ready to write.
@@ -99,6 +134,7 @@ struct CheckedFields {
 /// Validates every field, collecting one message per field.
 async fn check_fields(
     db: &impl ConnectionTrait,
+    project: &str,
     f: ClientFields,
     max_ttl: std::time::Duration,
 ) -> Result<CheckedFields, StoreError> {
@@ -110,7 +146,7 @@ async fn check_fields(
     if f.description.chars().count() > 2000 {
         errors.push(("description", "must be at most 2000 characters".into()));
     }
-    let scopes = match resolve_scopes(db, &f.scopes).await {
+    let scopes = match resolve_scopes(db, Some(project), &f.scopes).await {
         Ok(s) => s,
         Err(StoreError::Invalid { field, message }) => {
             errors.push((field, message));
@@ -118,8 +154,15 @@ async fn check_fields(
         }
         Err(e) => return Err(e),
     };
-    let roles: BTreeSet<String> = f.roles.into_iter().collect();
-    if !roles.is_empty() {
+    // Roles are named within the client's project; stored by key.
+    let roles: BTreeSet<String> = f
+        .roles
+        .iter()
+        .map(|r| super::roles::key(project, r))
+        .collect();
+    if let Some(bad) = f.roles.iter().find(|r| r.contains('/')) {
+        errors.push(("roles", format!("no role named {bad:?}")));
+    } else if !roles.is_empty() {
         let known: BTreeSet<String> = entity::role::Entity::find()
             .filter(entity::role::Column::Name.is_in(roles.iter().cloned()))
             .all(db)
@@ -128,7 +171,13 @@ async fn check_fields(
             .map(|r| r.name)
             .collect();
         if let Some(unknown) = roles.iter().find(|r| !known.contains(*r)) {
-            errors.push(("roles", format!("no role named {unknown:?}")));
+            errors.push((
+                "roles",
+                format!(
+                    "project {project:?} has no role named {:?}",
+                    super::roles::name_of(unknown)
+                ),
+            ));
         }
     }
     let mut allowed_ips = Vec::with_capacity(f.allowed_ips.len());
@@ -220,9 +269,11 @@ impl std::fmt::Display for ScopeName {
     }
 }
 
-/// Checks that every scope names a registered API and a permission it offers.
+/// Checks that every scope names a registered API and a permission it offers, and, for a
+/// client or role of `project`, an API that project may use (its own, shared, or `admin`).
 pub async fn resolve_scopes(
     db: &impl ConnectionTrait,
+    project: Option<&str>,
     scopes: &[String],
 ) -> Result<BTreeSet<ScopeName>, StoreError> {
     let catalog: BTreeMap<String, Api> = super::apis::list(db)
@@ -247,6 +298,17 @@ pub async fn resolve_scopes(
                 format!("{scope:?}: API {api:?} does not offer {permission:?}"),
             ));
         }
+        if let Some(project) = project
+            && !known.grantable_in(project)
+        {
+            return Err(StoreError::invalid(
+                "scopes",
+                format!(
+                    "{scope:?}: API {api:?} belongs to project {:?} and is not shared",
+                    known.project
+                ),
+            ));
+        }
         out.insert(ScopeName {
             api: api.to_owned(),
             permission: permission.to_owned(),
@@ -263,7 +325,8 @@ pub async fn create(
     max_ttl: std::time::Duration,
     audit: Option<&crate::store::audit::Actor>,
 ) -> Result<(Client, ClientSecret), StoreError> {
-    let f = check_fields(db, new.fields, max_ttl).await?;
+    let f = check_fields(db, &new.project, new.fields, max_ttl).await?;
+    super::projects::get(db, &new.project).await?;
     // Hash before the transaction: argon2 takes tens of ms and must not hold a write lock.
     let (secret, hash) = ClientSecret::generate_hashed().await;
     let client_id = random_id(16);
@@ -287,8 +350,8 @@ pub async fn create(
         updated_at: Set(now),
         last_used_at: Set(None),
         tokens_valid_after: Set(None),
-        project: Set(crate::store::projects::DEFAULT.to_owned()),
-        owner_administrator: Set(None),
+        project: Set(new.project),
+        owner_administrator: Set(new.owner_administrator),
     }
     .insert(&txn)
     .await?;
@@ -309,7 +372,10 @@ pub async fn create(
     let client = to_client(
         model,
         f.scopes.iter().map(ToString::to_string).collect(),
-        f.roles.into_iter().collect(),
+        f.roles
+            .iter()
+            .map(|k| super::roles::name_of(k).to_owned())
+            .collect(),
     );
     // Replicas that remembered this id as unknown forget it.
     crate::store::changes::record(&txn, &client_id).await?;
@@ -362,19 +428,35 @@ pub async fn owner_chain(
     Ok(chain)
 }
 
-/// A page of clients, oldest first, and the total count; `among` limits it to those ids.
+/// The project of a client, `None` if it does not exist.
+pub async fn project_of(
+    db: &impl ConnectionTrait,
+    client_id: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(client::Entity::find_by_id(client_id)
+        .one(db)
+        .await?
+        .map(|c| c.project))
+}
+
+/// A page of clients, oldest first, and the total count; `among` limits it to those ids,
+/// `projects` to those projects.
 pub async fn page(
     db: &impl ConnectionTrait,
     among: Option<&[String]>,
+    projects: Option<&[String]>,
     offset: u64,
     limit: u64,
 ) -> Result<(Vec<Client>, u64), StoreError> {
     let scoped = || {
-        let q = client::Entity::find();
-        match among {
-            Some(ids) => q.filter(client::Column::ClientId.is_in(ids.iter().cloned())),
-            None => q,
+        let mut q = client::Entity::find();
+        if let Some(ids) = among {
+            q = q.filter(client::Column::ClientId.is_in(ids.iter().cloned()));
         }
+        if let Some(ps) = projects {
+            q = q.filter(client::Column::Project.is_in(ps.iter().cloned()));
+        }
+        q
     };
     let total = scoped().count(db).await?;
     let models = scoped()
@@ -410,7 +492,10 @@ async fn with_grants(
             .all(db)
             .await?
         {
-            roles.entry(r.client_id).or_default().push(r.role_name);
+            roles
+                .entry(r.client_id)
+                .or_default()
+                .push(super::roles::name_of(&r.role_name).to_owned());
         }
     }
     Ok(assemble(models, scopes, roles))
@@ -426,25 +511,37 @@ pub async fn replace(
     actor: &crate::store::audit::Actor,
 ) -> Result<(Client, Vec<String>), StoreError> {
     let before = get(db, client_id).await?;
-    let f = check_fields(db, fields, max_ttl).await?;
+    let f = check_fields(db, &before.project, fields, max_ttl).await?;
     let txn = super::begin_write(db).await?;
     let model = client::Entity::find_by_id(client_id)
         .one(&txn)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("client {client_id}")))?;
-    if f.enabled
-        && let Some(off) = owner_chain(&txn, client_id)
-            .await?
-            .into_iter()
-            .find(|o| !o.enabled)
-    {
-        return Err(StoreError::Conflict {
-            field: "enabled",
-            message: format!(
-                "its owner {} is disabled: a client under a disabled owner cannot be enabled",
-                off.client_id
-            ),
-        });
+    if f.enabled {
+        let chain = owner_chain(&txn, client_id).await?;
+        if let Some(off) = chain.iter().find(|o| !o.enabled) {
+            return Err(StoreError::Conflict {
+                field: "enabled",
+                message: format!(
+                    "its owner {} is disabled: a client under a disabled owner cannot be enabled",
+                    off.client_id
+                ),
+            });
+        }
+        // The administrator at the top of the chain must still manage clients in its project.
+        let top = chain.last().unwrap_or(&model);
+        if !before.enabled
+            && let Some(person) = &top.owner_administrator
+            && !super::administrators::manages(&txn, person, &top.project).await?
+        {
+            return Err(StoreError::Conflict {
+                field: "enabled",
+                message: format!(
+                    "its owner, administrator {person}, is disabled or no longer manages project {:?}: transfer the client first",
+                    top.project
+                ),
+            });
+        }
     }
     let disabling = model.enabled && !f.enabled;
     let mut active: client::ActiveModel = model.into();
@@ -463,7 +560,10 @@ pub async fn replace(
     let after = to_client(
         model,
         f.scopes.iter().map(ToString::to_string).collect(),
-        f.roles.into_iter().collect(),
+        f.roles
+            .iter()
+            .map(|k| super::roles::name_of(k).to_owned())
+            .collect(),
     );
     crate::store::changes::record(&txn, client_id).await?;
     let mut cascaded = if before.enabled && !after.enabled {
@@ -524,7 +624,7 @@ pub(crate) async fn owned_transitively(
 
 /// Disables every client `owner` owns, transitively (SPEC §5), in the caller's transaction;
 /// returns the ids disabled.
-async fn disable_owned(
+pub(crate) async fn disable_owned(
     txn: &impl ConnectionTrait,
     owner: &str,
     actor: &crate::store::audit::Actor,
@@ -636,7 +736,10 @@ pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<Client>, StoreError> 
     }
     let mut roles: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for r in client_role::Entity::find().all(db).await? {
-        roles.entry(r.client_id).or_default().push(r.role_name);
+        roles
+            .entry(r.client_id)
+            .or_default()
+            .push(super::roles::name_of(&r.role_name).to_owned());
     }
     Ok(assemble(models, scopes, roles))
 }
@@ -669,27 +772,24 @@ fn to_client(m: client::Model, mut scopes: Vec<String>, mut roles: Vec<String>) 
         roles,
         allowed_ips: serde_json::from_str(&m.allowed_ips).unwrap_or_default(),
         token_ttl_seconds: m.token_ttl_seconds.and_then(|t| u32::try_from(t).ok()),
+        owner_ref: m
+            .owner_administrator
+            .clone()
+            .map(|id| OwnerRef {
+                kind: OwnerKind::Administrator,
+                id,
+            })
+            .or_else(|| {
+                m.owner.clone().map(|id| OwnerRef {
+                    kind: OwnerKind::Client,
+                    id,
+                })
+            }),
         owner: m.owner,
+        owner_administrator: m.owner_administrator,
+        project: m.project,
         created_at: m.created_at,
         updated_at: m.updated_at,
         last_used_at: m.last_used_at,
     }
-}
-
-/// The audiences of the APIs a set of scope rows refer to, by API name.
-pub(super) async fn audiences(
-    db: &impl ConnectionTrait,
-    api_names: impl IntoIterator<Item = String>,
-) -> Result<BTreeMap<String, String>, StoreError> {
-    let names: BTreeSet<String> = api_names.into_iter().collect();
-    if names.is_empty() {
-        return Ok(BTreeMap::new());
-    }
-    Ok(api::Entity::find()
-        .filter(api::Column::Name.is_in(names))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|a| (a.name, a.audience))
-        .collect())
 }

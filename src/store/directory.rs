@@ -45,8 +45,11 @@ pub struct TokenClient {
     /// Effective state: the client and every owner above it are enabled. Disabled clients
     /// get `invalid_client`, and their tokens are inactive.
     pub enabled: bool,
-    /// Made by the CLI (no owner): may administer, and grant, anything.
+    /// Made by the CLI (no owner): may administer, and grant, anything in its project (in
+    /// every project when its project is `default`).
     pub root: bool,
+    /// Its project.
+    pub project: String,
     /// Tokens issued at or before this instant (unix milliseconds) are inactive: the last
     /// disable or revocation of every token of the client.
     pub tokens_valid_after_ms: Option<i64>,
@@ -127,40 +130,75 @@ pub async fn load_token_client(
     };
     let mut scopes = granted(db, client_id).await?;
     // Effective scopes are capped by the owner's, transitively, up to the first root client
-    // (made by the CLI, no owner), which may grant anything. A missing owner caps to nothing.
-    // The client is effective only while every owner on the way is enabled (SPEC §5).
+    // (made by the CLI, no owner), which may grant anything, or up to the first client owned
+    // by an administrator, whose current ceiling in that client's project caps the whole
+    // chain (SPEC §7). A missing owner caps to nothing. The client is effective only while
+    // every owner on the way is enabled (SPEC §5) and the administrator at the top still
+    // manages the project.
     let mut enabled = model.enabled;
     let mut owner = model.owner.clone();
+    let mut person = model.owner_administrator.clone();
+    let mut person_project = model.project.clone();
     let mut seen = BTreeSet::from([client_id.to_owned()]);
     while let Some(owner_id) = owner.take() {
         if !seen.insert(owner_id.clone()) || seen.len() > 64 {
             scopes.clear();
             enabled = false;
+            person = None;
             break;
         }
         match client::Entity::find_by_id(&owner_id).one(db).await? {
             None => {
                 scopes.clear();
                 enabled = false;
+                person = None;
             }
             Some(o) => {
                 enabled &= o.enabled;
-                if o.owner.is_some() {
+                if o.owner.is_some() || o.owner_administrator.is_some() {
                     let held = granted(db, &owner_id).await?;
                     scopes.retain(|s| held.contains(s));
                     owner = o.owner;
+                    person = o.owner_administrator;
+                    person_project = o.project;
+                } else {
+                    person = None;
                 }
             }
         }
     }
-    let audiences: BTreeMap<String, String> =
-        super::clients::audiences(db, scopes.iter().map(|(api, _)| api.clone())).await?;
+    if let Some(person) = person {
+        let ceiling = match super::administrators::get(db, &person).await {
+            Ok(a) => a.ceiling(&person_project),
+            Err(StoreError::NotFound(_)) => super::administrators::Ceiling::Nothing,
+            Err(e) => return Err(e),
+        };
+        if ceiling == super::administrators::Ceiling::Nothing {
+            enabled = false;
+        }
+        scopes.retain(|(api, permission)| ceiling.allows(&format!("{api}:{permission}")));
+    }
+    // Only APIs of its own project, shared ones and the admin API count, whatever was granted
+    // before an API stopped being shared.
+    let apis: BTreeMap<String, super::Api> = if scopes.is_empty() {
+        BTreeMap::new()
+    } else {
+        let names: BTreeSet<String> = scopes.iter().map(|(api, _)| api.clone()).collect();
+        entity::api::Entity::find()
+            .filter(entity::api::Column::Name.is_in(names))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|a| (a.name.clone(), super::Api::from(a)))
+            .collect()
+    };
     let scopes = scopes
         .into_iter()
         .filter_map(|(api, permission)| {
-            audiences.get(&api).map(|aud| GrantedScope {
+            let known = apis.get(&api)?;
+            known.grantable_in(&model.project).then(|| GrantedScope {
                 scope: format!("{api}:{permission}"),
-                audience: aud.clone(),
+                audience: known.audience.clone(),
             })
         })
         .collect();
@@ -184,7 +222,8 @@ pub async fn load_token_client(
     Ok(Some(TokenClient {
         client_id: model.client_id,
         enabled,
-        root: model.owner.is_none(),
+        root: model.owner.is_none() && model.owner_administrator.is_none(),
+        project: model.project,
         tokens_valid_after_ms: model.tokens_valid_after.map(|t| t.timestamp_millis()),
         token_ttl_seconds: model.token_ttl_seconds.and_then(|t| u32::try_from(t).ok()),
         allowed_ips: serde_json::from_str::<Vec<String>>(&model.allowed_ips)

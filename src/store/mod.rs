@@ -1,5 +1,6 @@
 //! Repositories over sea-orm, and the in-memory caches the token path reads.
 
+pub mod administrators;
 pub mod apis;
 pub mod audit;
 pub mod backup;

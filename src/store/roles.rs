@@ -14,18 +14,47 @@ use super::StoreError;
 use super::apis::{now, valid_name};
 use super::audit::{self, Actor};
 use super::clients::{ScopeName, resolve_scopes};
+use super::projects::DEFAULT;
 
 /// A role as users see it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Role {
-    /// `[a-z0-9][a-z0-9._-]{0,62}`.
+    /// `[a-z0-9][a-z0-9._-]{0,62}`, unique within its project.
     pub name: String,
+    /// The project it belongs to.
+    pub project: String,
     /// Free text.
     pub description: String,
     /// Its scopes, sorted.
     pub scopes: Vec<String>,
     /// When it was made.
     pub created_at: DateTime<Utc>,
+}
+
+/// The stored key of role `name` of `project`: its name in `default` (as before projects
+/// existed), `{project}/{name}` elsewhere. Role names cannot hold `/`, so keys never collide,
+/// and every table referring to a role keeps its one-column key.
+pub fn key(project: &str, name: &str) -> String {
+    if project == DEFAULT {
+        name.to_owned()
+    } else {
+        format!("{project}/{name}")
+    }
+}
+
+/// The role name of a stored key (without its project).
+pub fn name_of(key: &str) -> &str {
+    key.split_once('/').map_or(key, |(_, name)| name)
+}
+
+fn to_role(r: role::Model, scopes: Vec<String>) -> Role {
+    Role {
+        name: name_of(&r.name).to_owned(),
+        project: r.project,
+        description: r.description,
+        scopes,
+        created_at: r.created_at,
+    }
 }
 
 async fn scopes_of(db: &impl ConnectionTrait, name: &str) -> Result<Vec<String>, StoreError> {
@@ -40,37 +69,36 @@ async fn scopes_of(db: &impl ConnectionTrait, name: &str) -> Result<Vec<String>,
     Ok(scopes)
 }
 
-/// Every role, by name.
-pub async fn list(db: &impl ConnectionTrait) -> Result<Vec<Role>, StoreError> {
+/// Every role of the given projects (`None`: all), by project and name.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    projects: Option<&[String]>,
+) -> Result<Vec<Role>, StoreError> {
+    let mut q = role::Entity::find();
+    if let Some(p) = projects {
+        q = q.filter(role::Column::Project.is_in(p.iter().cloned()));
+    }
     let mut out = Vec::new();
-    for r in role::Entity::find()
+    for r in q
+        .order_by_asc(role::Column::Project)
         .order_by_asc(role::Column::Name)
         .all(db)
         .await?
     {
         let scopes = scopes_of(db, &r.name).await?;
-        out.push(Role {
-            name: r.name,
-            description: r.description,
-            scopes,
-            created_at: r.created_at,
-        });
+        out.push(to_role(r, scopes));
     }
     Ok(out)
 }
 
-/// One role.
-pub async fn get(db: &impl ConnectionTrait, name: &str) -> Result<Role, StoreError> {
-    let r = role::Entity::find_by_id(name)
+/// One role by its key ([`key`]).
+pub async fn get(db: &impl ConnectionTrait, key: &str) -> Result<Role, StoreError> {
+    let r = role::Entity::find_by_id(key)
         .one(db)
         .await?
-        .ok_or_else(|| StoreError::NotFound(format!("role {name}")))?;
-    Ok(Role {
-        scopes: scopes_of(db, &r.name).await?,
-        name: r.name,
-        description: r.description,
-        created_at: r.created_at,
-    })
+        .ok_or_else(|| StoreError::NotFound(format!("role {}", name_of(key))))?;
+    let scopes = scopes_of(db, &r.name).await?;
+    Ok(to_role(r, scopes))
 }
 
 /// The scopes the given roles grant (unknown roles grant nothing).
@@ -152,20 +180,24 @@ async fn log_holders(txn: &impl ConnectionTrait, holders: &[String]) -> Result<(
     Ok(())
 }
 
-/// Makes a role.
+/// Makes role `name` in `project`.
 pub async fn create(
     db: &DatabaseConnection,
+    project: &str,
     name: &str,
     description: &str,
     scopes: &[String],
     actor: &Actor,
 ) -> Result<Role, StoreError> {
     check(name, description)?;
-    let resolved = resolve_scopes(db, scopes).await?;
+    super::projects::get(db, project).await?;
+    let resolved = resolve_scopes(db, Some(project), scopes).await?;
+    let shown = name;
+    let name = &key(project, name);
     if role::Entity::find_by_id(name).one(db).await?.is_some() {
         return Err(StoreError::Conflict {
             field: "name",
-            message: format!("a role named {name:?} exists"),
+            message: format!("project {project:?} has a role named {shown:?}"),
         });
     }
     let txn = super::begin_write(db).await?;
@@ -173,7 +205,7 @@ pub async fn create(
         name: Set(name.to_owned()),
         description: Set(description.to_owned()),
         created_at: Set(now()),
-        project: Set(crate::store::projects::DEFAULT.to_owned()),
+        project: Set(project.to_owned()),
     }
     .insert(&txn)
     .await?;
@@ -199,12 +231,12 @@ pub async fn replace(
     scopes: &[String],
     actor: &Actor,
 ) -> Result<(Role, Vec<String>), StoreError> {
-    check(name, description)?;
-    let resolved = resolve_scopes(db, scopes).await?;
+    check(name_of(name), description)?;
     let existing = role::Entity::find_by_id(name)
         .one(db)
         .await?
-        .ok_or_else(|| StoreError::NotFound(format!("role {name}")))?;
+        .ok_or_else(|| StoreError::NotFound(format!("role {}", name_of(name))))?;
+    let resolved = resolve_scopes(db, Some(&existing.project), scopes).await?;
     let txn = super::begin_write(db).await?;
     let mut active: role::ActiveModel = existing.into();
     active.description = Set(description.to_owned());
@@ -234,7 +266,7 @@ pub async fn delete(
     actor: &Actor,
 ) -> Result<Vec<String>, StoreError> {
     if role::Entity::find_by_id(name).one(db).await?.is_none() {
-        return Err(StoreError::NotFound(format!("role {name}")));
+        return Err(StoreError::NotFound(format!("role {}", name_of(name))));
     }
     let txn = super::begin_write(db).await?;
     let affected = holders(&txn, name).await?;
