@@ -24,27 +24,30 @@ async fn database(t: &Tessera) -> DatabaseConnection {
     tessera::store::connect(&url).await.unwrap()
 }
 
-/// An administrator who has not enrolled yet, and their enrollment token (what
-/// `tessera admins create` does: the same table, the same hashing).
-async fn new_admin(db: &DatabaseConnection, email: &str) -> (String, String) {
-    let id = tessera::secret::random_id(12);
-    let now = chrono::Utc::now();
-    entity::administrator::ActiveModel {
-        id: Set(id.clone()),
-        email: Set(email.to_lowercase()),
-        display_name: Set("Ada Lovelace".into()),
-        enabled: Set(true),
-        superadmin: Set(false),
-        password_hash: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        last_sign_in_at: Set(None),
-    }
-    .insert(db)
-    .await
-    .unwrap();
-    let token = tessera::signin::enrollment::issue(db, &id).await.unwrap();
-    (id, token)
+/// An administrator who has not enrolled yet, made by the real CLI, and the token of the
+/// enrollment URL it printed.
+fn new_admin(t: &Tessera, email: &str) -> (String, String) {
+    let v = t.cli_json(&[
+        "admins",
+        "create",
+        "--email",
+        email,
+        "--display-name",
+        "Ada Lovelace",
+    ]);
+    let url = v["enrollment_url"].as_str().unwrap();
+    assert!(url.contains("/console/enroll/"), "{url}");
+    (
+        v["id"].as_str().unwrap().to_owned(),
+        url.rsplit('/').next().unwrap().to_owned(),
+    )
+}
+
+/// A new enrollment URL's token for someone (`tessera admins enroll EMAIL`).
+fn reenroll(t: &Tessera, email: &str) -> String {
+    let v = t.cli_json(&["admins", "enroll", email]);
+    let url = v["enrollment_url"].as_str().unwrap();
+    url.rsplit('/').next().unwrap().to_owned()
 }
 
 async fn administrator(db: &DatabaseConnection, id: &str) -> entity::administrator::Model {
@@ -208,7 +211,7 @@ fn alerts(html: &str) -> Vec<String> {
 async fn enrolled(t: &Tessera, email: &str) -> (Server, String, DatabaseConnection, String) {
     let s = t.serve();
     let db = database(t).await;
-    let (id, token) = new_admin(&db, email).await;
+    let (id, token) = new_admin(t, email);
     let secret = Browser::new(&s).enroll(&token, PASSWORD).await;
     (s, secret, db, id)
 }
@@ -218,7 +221,7 @@ async fn enrollment_sets_password_and_totp_then_sign_in_works() {
     let t = Tessera::new();
     let s = t.serve();
     let db = database(&t).await;
-    let (id, token) = new_admin(&db, "Ada@Example.com").await;
+    let (id, token) = new_admin(&t, "Ada@Example.com");
     assert!(administrator(&db, &id).await.password_hash.is_none());
 
     let b = Browser::new(&s);
@@ -274,7 +277,7 @@ async fn weak_common_and_short_passwords_are_refused_with_the_field_named_and_no
     let t = Tessera::new();
     let s = t.serve();
     let db = database(&t).await;
-    let (id, token) = new_admin(&db, "weak@example.com").await;
+    let (id, token) = new_admin(&t, "weak@example.com");
     let b = Browser::new(&s);
     let path = format!("/console/enroll/{token}");
     let html = b.get(&path).await.text().await.unwrap();
@@ -336,7 +339,7 @@ async fn a_used_or_expired_enrollment_link_is_refused() {
     let t = Tessera::new();
     let s = t.serve();
     let db = database(&t).await;
-    let (_, token) = new_admin(&db, "once@example.com").await;
+    let (_, token) = new_admin(&t, "once@example.com");
     let b = Browser::new(&s);
     b.enroll(&token, PASSWORD).await;
     let path = format!("/console/enroll/{token}");
@@ -362,7 +365,7 @@ async fn a_used_or_expired_enrollment_link_is_refused() {
     assert_eq!(res.status(), 404);
 
     // An expired link, even one never used.
-    let (id, token) = new_admin(&db, "late@example.com").await;
+    let (id, token) = new_admin(&t, "late@example.com");
     entity::enrollment_token::Entity::update_many()
         .col_expr(
             entity::enrollment_token::Column::ExpiresAt,
@@ -543,6 +546,37 @@ async fn repeated_failures_for_one_email_get_429_from_any_source() {
     assert_eq!(statuses, [401, 401, 401, 429, 429]);
 }
 
+#[tokio::test]
+async fn tessera_admins_disable_ends_the_session_at_once() {
+    let t = Tessera::new();
+    let (s, secret, _db, _) = enrolled(&t, "gone@example.com").await;
+    let b = Browser::new(&s);
+    b.sign_in("gone@example.com", PASSWORD, &code(&secret, 1))
+        .await;
+    let out = t.cli(&["admins", "disable", "gone@example.com"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let res = b.get("/console").await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(&res), "/console/sign-in");
+    let res = Browser::new(&s)
+        .password("gone@example.com", PASSWORD)
+        .await;
+    assert_eq!(res.status(), 401, "a disabled administrator cannot sign in");
+    // Enabled again, their password works again (the code step follows).
+    let out = t.cli(&["admins", "enable", "gone@example.com"]);
+    assert!(out.status.success());
+    let res = Browser::new(&s)
+        .password("gone@example.com", PASSWORD)
+        .await;
+    assert_eq!(res.status(), 303);
+}
+
+/// Even where a disabled administrator's session rows are left (another replica's write, a
+/// path that forgot them), every request checks the administrator is enabled.
 #[tokio::test]
 async fn a_session_is_refused_once_its_administrator_is_disabled() {
     let t = Tessera::new();
@@ -857,7 +891,7 @@ async fn sessions_end_after_the_idle_and_the_absolute_timeouts() {
     let mut people = Vec::new();
     for who in ["idle", "old", "half"] {
         let email = format!("{who}@example.com");
-        let (id, token) = new_admin(&db, &email).await;
+        let (id, token) = new_admin(&t, &email);
         let secret = Browser::new(&s).enroll(&token, PASSWORD).await;
         people.push((email, id, secret));
     }
@@ -903,12 +937,12 @@ async fn sessions_end_after_the_idle_and_the_absolute_timeouts() {
 #[tokio::test]
 async fn a_new_password_ends_every_session() {
     let t = Tessera::new();
-    let (s, secret, db, id) = enrolled(&t, "again@example.com").await;
+    let (s, secret, _db, _id) = enrolled(&t, "again@example.com").await;
     let b = Browser::new(&s);
     b.sign_in("again@example.com", PASSWORD, &code(&secret, 1))
         .await;
     // A new enrollment link (a lost authenticator, say) sets a new password and factor.
-    let token = tessera::signin::enrollment::issue(&db, &id).await.unwrap();
+    let token = reenroll(&t, "again@example.com");
     let other = Browser::new(&s);
     let new_secret = other.enroll(&token, "another long passphrase").await;
     assert_ne!(new_secret, secret);

@@ -1,38 +1,13 @@
 //! One-time enrollment links (SPEC §7): `{issuer}/console/enroll/{token}`, valid 24 hours,
-//! spent once the person has set a password and a second factor. Only the token's SHA-256 is
-//! stored.
+//! spent once the person has set a password and a second factor. Tokens are issued by
+//! `store::administrators::issue_enrollment` (`tessera admins create|enroll`, the admin API);
+//! only their SHA-256 is stored.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
 use super::{SigninError, sha256_hex};
-use crate::secret::random_token;
 use crate::store::{self, StoreError, signin::Person};
-
-/// How long an enrollment link stays valid.
-pub const VALID_FOR: chrono::TimeDelta = chrono::TimeDelta::hours(24);
-
-/// Makes a new enrollment token for an administrator and returns it (shown once, in the URL
-/// of [`url`]); stores its hash, valid for [`VALID_FOR`].
-pub async fn issue(
-    db: &impl ConnectionTrait,
-    administrator_id: &str,
-) -> Result<String, StoreError> {
-    let token = random_token(32);
-    store::signin::insert_enrollment_token(
-        db,
-        sha256_hex(&token),
-        administrator_id,
-        Utc::now() + VALID_FOR,
-    )
-    .await?;
-    Ok(token)
-}
-
-/// The enrollment URL of `token` under `issuer`.
-pub fn url(issuer: &str, token: &str) -> String {
-    format!("{issuer}/console/enroll/{token}")
-}
 
 /// Whether `token` could be one we issued (base64url of 32 bytes): anything else is refused
 /// without a database read.
@@ -98,12 +73,9 @@ mod tests {
 
     #[test]
     fn tokens_are_checked_for_shape_before_any_lookup() {
+        use crate::secret::random_token;
         assert!(well_formed(&random_token(32)));
         assert!(!well_formed("short"));
         assert!(!well_formed(&format!("{}/", random_token(31))));
-        assert_eq!(
-            url("https://id.example.com", "abc"),
-            "https://id.example.com/console/enroll/abc"
-        );
     }
 }

@@ -116,24 +116,6 @@ pub async fn record_sign_in(
     Ok(())
 }
 
-/// Stores an enrollment token's hash.
-pub async fn insert_enrollment_token(
-    db: &impl ConnectionTrait,
-    token_hash: String,
-    administrator_id: &str,
-    expires_at: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    enrollment_token::ActiveModel {
-        token_hash: Set(token_hash),
-        administrator_id: Set(administrator_id.to_owned()),
-        expires_at: Set(expires_at),
-        used_at: Set(None),
-    }
-    .insert(db)
-    .await?;
-    Ok(())
-}
-
 /// The administrator an unused, unexpired enrollment token belongs to.
 pub async fn enrollment_holder(
     db: &impl ConnectionTrait,
