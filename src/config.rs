@@ -98,6 +98,28 @@ pub struct ConsoleSettings {
     pub reauth: Duration,
     /// `console.require_second_factor`: sign-in needs a second factor after the password.
     pub require_second_factor: bool,
+    /// `console.oidc.*`: sign-in through an upstream OpenID Connect provider; unset by default.
+    pub oidc: Option<OidcSettings>,
+}
+
+/// An upstream OpenID Connect provider for console sign-in (authorization code + PKCE).
+#[derive(Clone)]
+pub struct OidcSettings {
+    /// `console.oidc.issuer`: the provider's issuer URL (discovery is read from it).
+    pub issuer: String,
+    /// `console.oidc.client_id`.
+    pub client_id: String,
+    /// `console.oidc.client_secret`.
+    pub client_secret: zeroize::Zeroizing<String>,
+}
+
+impl std::fmt::Debug for OidcSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcSettings")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
 }
 
 const DEFAULTS: &[(&str, &str)] = &[
@@ -376,7 +398,55 @@ fn console(cfg: &Config) -> Result<ConsoleSettings, ConfigError> {
         session_max,
         reauth,
         require_second_factor,
+        oidc: oidc(cfg)?,
     })
+}
+
+/// `console.oidc.*`: all three keys, or none.
+fn oidc(cfg: &Config) -> Result<Option<OidcSettings>, ConfigError> {
+    let get = |key: &str| {
+        cfg.get_string(key)
+            .ok()
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let keys = [
+        "console.oidc.issuer",
+        "console.oidc.client_id",
+        "console.oidc.client_secret",
+    ];
+    let values: Vec<Option<String>> = keys.iter().map(|k| get(k)).collect();
+    if values.iter().all(Option::is_none) {
+        return Ok(None);
+    }
+    if let Some(i) = values.iter().position(Option::is_none) {
+        return Err(ConfigError::Invalid {
+            key: keys[i],
+            value: String::new(),
+            allowed: "console.oidc needs issuer, client_id and client_secret together",
+        });
+    }
+    let mut values = values.into_iter().flatten();
+    let (Some(issuer), Some(client_id), Some(secret)) =
+        (values.next(), values.next(), values.next())
+    else {
+        return Ok(None);
+    };
+    match url::Url::parse(&issuer) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+        _ => {
+            return Err(ConfigError::Invalid {
+                key: "console.oidc.issuer",
+                value: issuer,
+                allowed: "expected an http(s) URL",
+            });
+        }
+    }
+    Ok(Some(OidcSettings {
+        issuer: issuer.trim_end_matches('/').to_owned(),
+        client_id,
+        client_secret: zeroize::Zeroizing::new(secret),
+    }))
 }
 
 fn validate_issuer(value: String) -> Result<String, ConfigError> {
@@ -490,5 +560,27 @@ mod tests {
             .unwrap();
         let err = console(&bad).unwrap_err().to_string();
         assert!(err.contains("console.require_second_factor"), "{err}");
+        assert!(c.oidc.is_none());
+        let half = defaults()
+            .set_override("console.oidc.issuer", "https://idp.example.com")
+            .unwrap()
+            .set_override("console.oidc.client_id", "tessera")
+            .unwrap()
+            .build()
+            .unwrap();
+        let err = console(&half).unwrap_err().to_string();
+        assert!(err.contains("console.oidc.client_secret"), "{err}");
+        let whole = defaults()
+            .set_override("console.oidc.issuer", "https://idp.example.com/")
+            .unwrap()
+            .set_override("console.oidc.client_id", "tessera")
+            .unwrap()
+            .set_override("console.oidc.client_secret", "s3cret")
+            .unwrap()
+            .build()
+            .unwrap();
+        let oidc = console(&whole).unwrap().oidc.unwrap();
+        assert_eq!(oidc.issuer, "https://idp.example.com");
+        assert!(!format!("{oidc:?}").contains("s3cret"));
     }
 }

@@ -1095,3 +1095,218 @@ async fn a_passkey_is_added_when_signed_in_and_then_serves_as_the_second_factor(
     let res = post_json(&other, "/console/passkeys/options", &csrf, &empty).await;
     assert_eq!(res.status(), 403);
 }
+
+/// The upstream OpenID provider of tests/oidc (node-oidc-provider), on a free port; killed
+/// when dropped.
+struct Provider {
+    url: String,
+    child: std::process::Child,
+}
+
+impl Drop for Provider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Provider {
+    fn start(client_id: &str, client_secret: &str, redirect_uri: &str) -> Provider {
+        use std::io::BufRead;
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc");
+        if !dir.join("node_modules/oidc-provider").is_dir() {
+            let ok = std::process::Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(&dir)
+                .status()
+                .expect("npm (Node.js) is needed for the OpenID Connect tests");
+            assert!(ok.success(), "npm ci in tests/oidc failed");
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = std::process::Command::new("node")
+            .arg("provider.mjs")
+            .args([&port.to_string(), client_id, client_secret, redirect_uri])
+            .current_dir(&dir)
+            .env("NODE_ENV", "development")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("node");
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        // Keep reading: a provider writing to a closed pipe would die.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let url = line
+            .trim()
+            .strip_prefix("oidc provider listening on ")
+            .unwrap_or_else(|| panic!("provider did not start: {line:?}"))
+            .to_owned();
+        Provider { url, child }
+    }
+}
+
+/// A Tessera whose console signs in through `provider`, on a known port (its callback URL is
+/// registered at the provider before Tessera starts).
+fn with_provider(secret: &str) -> (Tessera, Provider) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let provider = Provider::start(
+        "tessera-console",
+        secret,
+        &format!("{issuer}/console/sign-in/oidc/callback"),
+    );
+    let mut t = Tessera::new();
+    t.set("TESSERA__SERVER__BIND", &format!("127.0.0.1:{port}"))
+        .set("TESSERA__CONSOLE__OIDC__ISSUER", &provider.url)
+        .set("TESSERA__CONSOLE__OIDC__CLIENT_ID", "tessera-console")
+        .set("TESSERA__CONSOLE__OIDC__CLIENT_SECRET", secret);
+    (t, provider)
+}
+
+/// Signs in at the provider's development login as `login`, starting from Tessera's
+/// "Sign in with single sign-on"; returns Tessera's answer to the callback.
+async fn upstream_sign_in(http: &reqwest::Client, s: &Server, login: &str) -> reqwest::Response {
+    // Tessera → provider → its login page (redirects followed, cookies kept for both).
+    let page = http
+        .get(s.url("/console/sign-in/oidc"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        page.status(),
+        200,
+        "{} → {:?}",
+        page.url(),
+        page.headers().get("location")
+    );
+    let login_url = page.url().clone();
+    assert!(login_url.path().starts_with("/interaction/"), "{login_url}");
+    let consent = http
+        .post(login_url)
+        .form(&[("prompt", "login"), ("login", login), ("password", "any")])
+        .send()
+        .await
+        .unwrap();
+    let consent_url = consent.url().clone();
+    assert!(
+        consent_url.path().starts_with("/interaction/"),
+        "{consent_url}"
+    );
+    // Consent: the provider then redirects to Tessera's callback.
+    http.post(consent_url)
+        .form(&[("prompt", "consent")])
+        .send()
+        .await
+        .unwrap()
+}
+
+fn oidc_browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_upstream_openid_sign_in_works_for_an_existing_enabled_administrator_only() {
+    let (t, _provider) = with_provider("upstream-secret");
+    new_admin(&t, "ada@example.com");
+    new_admin(&t, "unverified@example.com");
+    let s = t.serve();
+    let page = Browser::new(&s)
+        .get("/console/sign-in")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("href=\"/console/sign-in/oidc\">Sign in with single sign-on</a>"));
+
+    let http = oidc_browser();
+    let res = upstream_sign_in(&http, &s, "Ada@example.com").await;
+    assert_eq!(res.status(), 200, "{}", s.log());
+    assert!(res.url().path().ends_with("/console/sign-in/oidc/callback"));
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("http-equiv=\"refresh\" content=\"0; url=/console\""),
+        "{html}"
+    );
+    let home = http.get(s.url("/console")).send().await.unwrap();
+    assert_eq!(home.status(), 200);
+    assert!(home.text().await.unwrap().contains("(ada@example.com)"));
+
+    // Nobody is created on the fly; an unverified email does not count; nor a disabled one.
+    for login in ["stranger@example.com", "unverified@example.com"] {
+        let http = oidc_browser();
+        let res = upstream_sign_in(&http, &s, login).await;
+        assert_eq!(res.status(), 401, "{login}");
+        assert!(
+            res.text()
+                .await
+                .unwrap()
+                .contains("Single sign-on did not sign you in")
+        );
+        let home = http.get(s.url("/console")).send().await.unwrap();
+        assert!(home.url().path().ends_with("/console/sign-in"), "{login}");
+    }
+    assert!(
+        t.cli(&["admins", "disable", "ada@example.com"])
+            .status
+            .success()
+    );
+    let http = oidc_browser();
+    assert_eq!(
+        upstream_sign_in(&http, &s, "ada@example.com")
+            .await
+            .status(),
+        401
+    );
+}
+
+#[tokio::test]
+async fn an_upstream_answer_not_begun_in_this_browser_is_refused() {
+    let (t, _provider) = with_provider("upstream-secret");
+    new_admin(&t, "ada@example.com");
+    let s = t.serve();
+    // An attacker's own finished flow (code and state), replayed in the victim's browser.
+    let stop_at_callback = || {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::custom(|a| {
+                if a.url().path().ends_with("/oidc/callback") {
+                    a.stop()
+                } else {
+                    a.follow()
+                }
+            }))
+            .build()
+            .unwrap()
+    };
+    let attacker = stop_at_callback();
+    let res = upstream_sign_in(&attacker, &s, "ada@example.com").await;
+    assert_eq!(res.status(), 303);
+    let callback = res.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        callback.contains("code=") && callback.contains("state="),
+        "{callback}"
+    );
+    let victim = oidc_browser();
+    let res = victim.get(&callback).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    let home = victim.get(s.url("/console")).send().await.unwrap();
+    assert!(home.url().path().ends_with("/console/sign-in"));
+    // A tampered state in the attacker's own browser is refused too.
+    let attacker = stop_at_callback();
+    let res = upstream_sign_in(&attacker, &s, "ada@example.com").await;
+    let callback = res.headers()["location"].to_str().unwrap().to_owned();
+    let tampered = callback.replace("state=", "state=x");
+    assert_eq!(attacker.get(&tampered).send().await.unwrap().status(), 401);
+}

@@ -5,6 +5,7 @@
 
 mod enroll;
 mod error;
+mod oidc;
 mod pages;
 mod passkeys;
 
@@ -113,6 +114,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/", web::get().to(pages::home))
             .route("/sign-in", web::get().to(pages::sign_in_form))
             .route("/sign-in", web::post().to(pages::sign_in))
+            .route("/sign-in/oidc", web::get().to(oidc::begin))
+            .route("/sign-in/oidc/callback", web::get().to(oidc::callback))
             .route("/sign-in/verify", web::get().to(pages::verify_form))
             .route("/sign-in/verify", web::post().to(pages::verify))
             .route(

@@ -28,6 +28,8 @@ struct SignInPage<'a> {
     email: &'a str,
     error: Option<&'a str>,
     notice: Option<&'a str>,
+    /// Whether to offer sign-in through the upstream OpenID provider.
+    oidc: bool,
 }
 
 #[derive(Template)]
@@ -103,22 +105,34 @@ pub async fn sign_in_form(
     {
         return Ok(see_other("/console").finish());
     }
-    let csrf = sign_in_csrf(&req).unwrap_or_else(|| random_token(32));
     let notice = query
         .enrolled
         .is_some()
         .then_some("Enrollment complete. Sign in with your new password and code.");
+    sign_in_page(&state, &req, StatusCode::OK, None, notice)
+}
+
+/// The sign-in page with `error` or `notice`, and its CSRF cookie.
+pub(super) fn sign_in_page(
+    state: &AppState,
+    req: &HttpRequest,
+    status: StatusCode,
+    error: Option<&str>,
+    notice: Option<&str>,
+) -> Result<HttpResponse, ConsoleError> {
+    let csrf = sign_in_csrf(req).unwrap_or_else(|| random_token(32));
     let mut res = render(
-        StatusCode::OK,
+        status,
         &SignInPage {
             css: css(),
             csrf: &csrf,
             email: "",
-            error: None,
+            error,
             notice,
+            oidc: state.settings.console.oidc.is_some(),
         },
     );
-    res.add_cookie(&cookie(&state, SIGN_IN_CSRF_COOKIE, csrf))
+    res.add_cookie(&cookie(state, SIGN_IN_CSRF_COOKIE, csrf))
         .map_err(|_| ConsoleError::BadForm)?;
     Ok(res)
 }
@@ -200,6 +214,7 @@ async fn failed_password(
             email,
             error: Some(SIGN_IN_FAILED),
             notice: None,
+            oidc: state.settings.console.oidc.is_some(),
         },
     ))
 }

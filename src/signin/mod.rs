@@ -3,6 +3,7 @@
 //! console (`crate::console`) calls these.
 
 pub mod enrollment;
+pub mod oidc;
 pub mod passkeys;
 pub mod password;
 pub mod sessions;
