@@ -93,7 +93,7 @@ pub async fn list(
 }
 
 #[utoipa::path(post, path = "/admin/v1/apis", operation_id = "create_api", tag = "apis", request_body = ApiInput,
-    responses((status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 415, description = "Wrong Content-Type", body = Problem, content_type = "application/problem+json"), (status = 201, body = Api, headers(("Location" = String))), (status = 401, body = Problem, content_type = "application/problem+json"),
+    responses((status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 415, description = "Wrong Content-Type", body = Problem, content_type = "application/problem+json"), (status = 201, body = Api, headers(("Location" = String))), (status = 404, description = "No such project (or not yours)", body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = ["admin:write"])))]

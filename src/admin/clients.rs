@@ -98,6 +98,31 @@ pub struct ClientInput {
     pub project: Option<String>,
 }
 
+/// A merge patch of a client (RFC 7396): every field optional; `null` resets one to its
+/// default. Documentation only: the patch is merged into the current client, then read as a
+/// [`ClientInput`].
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ClientPatch {
+    /// Display name (1–200 characters).
+    pub name: Option<String>,
+    /// Free text.
+    pub description: Option<String>,
+    /// `false` disables the client.
+    pub enabled: Option<bool>,
+    /// Scopes `{api}:{permission}`.
+    pub scopes: Option<Vec<String>>,
+    /// Role names.
+    pub roles: Option<Vec<String>>,
+    /// IPv4/IPv6 addresses or CIDRs.
+    pub allowed_ips: Option<Vec<String>>,
+    /// Token lifetime, 60 … `token.max_ttl_seconds`.
+    pub token_ttl_seconds: Option<u32>,
+    /// Must equal the client's project if given.
+    pub project: Option<String>,
+}
+
 /// Body of `POST /clients/{client_id}/transfer`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -191,7 +216,7 @@ pub async fn list(
 }
 
 #[utoipa::path(post, path = "/admin/v1/clients", operation_id = "create_client", tag = "clients", request_body = ClientInput,
-    responses((status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 415, description = "Wrong Content-Type", body = Problem, content_type = "application/problem+json"), (status = 201, body = CreatedClient, headers(("Location" = String))), (status = 401, body = Problem, content_type = "application/problem+json"),
+    responses((status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 415, description = "Wrong Content-Type", body = Problem, content_type = "application/problem+json"), (status = 201, body = CreatedClient, headers(("Location" = String))), (status = 404, description = "No such project (or not yours)", body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = ["admin:write"])))]
 /// Create a client owned by the caller; its first secret is in the response, only there.
@@ -276,7 +301,7 @@ pub async fn replace(
 }
 
 #[utoipa::path(patch, path = "/admin/v1/clients/{client_id}", operation_id = "patch_client", tag = "clients",
-    request_body(content = ClientInput, content_type = "application/merge-patch+json", description = "RFC 7396 merge patch of the settable fields"),
+    request_body(content = ClientPatch, content_type = "application/merge-patch+json", description = "RFC 7396 merge patch of the settable fields"),
     params(("client_id" = String, Path, description = "Client id")),
     responses((status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 415, description = "Wrong Content-Type", body = Problem, content_type = "application/problem+json"), (status = 200, body = ClientView), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -415,6 +440,7 @@ use super::Problem;
     params(("client_id" = String, Path, description = "Client id")),
     responses((status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 415, description = "Wrong Content-Type", body = Problem, content_type = "application/problem+json"), (status = 200, body = ClientView), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A root client has no owner to transfer", body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = ["admin:write"])))]
 /// Make another administrator of the client's project its owner (audited); a client disabled

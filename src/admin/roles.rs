@@ -33,13 +33,22 @@ pub struct RoleQuery {
     /// The role's project (default: the caller's, else `default`).
     #[serde(default)]
     pub project: Option<String>,
-    /// Also take the role from its clients (delete only).
+}
+
+/// `?project=&force=` on a role's delete.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RoleDeleteQuery {
+    /// The role's project (default: the caller's, else `default`).
+    #[serde(default)]
+    pub project: Option<String>,
+    /// Also take the role from its clients.
     #[serde(default)]
     #[param(value_type = Option<bool>)]
     pub force: Option<String>,
 }
 
-impl RoleQuery {
+impl RoleDeleteQuery {
     fn force(&self) -> Result<bool, AdminError> {
         match self.force.as_deref() {
             None | Some("false") => Ok(false),
@@ -89,7 +98,7 @@ pub async fn list(
 #[utoipa::path(post, path = "/admin/v1/roles", operation_id = "create_role", tag = "roles", request_body = RoleInput, params(RoleQuery),
     responses((status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Wrong Content-Type", body = Problem, content_type = "application/problem+json"),
-        (status = 201, body = Role, headers(("Location" = String))), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 201, body = Role, headers(("Location" = String))), (status = 404, description = "No such project (or not yours)", body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = ["admin:write"])))]
@@ -122,7 +131,7 @@ pub async fn create(
 
 #[utoipa::path(get, path = "/admin/v1/roles/{name}", operation_id = "get_role", tag = "roles",
     params(("name" = String, Path, description = "Role name"), RoleQuery),
-    responses((status = 200, body = Role), (status = 401, body = Problem, content_type = "application/problem+json"),
+    responses((status = 200, body = Role), (status = 422, description = "Bad query", body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = ["admin:read"])))]
 /// One role.
@@ -178,7 +187,7 @@ pub async fn replace(
 }
 
 #[utoipa::path(delete, path = "/admin/v1/roles/{name}", operation_id = "delete_role", tag = "roles",
-    params(("name" = String, Path, description = "Role name"), RoleQuery),
+    params(("name" = String, Path, description = "Role name"), RoleDeleteQuery),
     responses((status = 422, description = "Bad force value", body = Problem, content_type = "application/problem+json"),
         (status = 204, description = "Deleted"), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -189,7 +198,7 @@ pub async fn delete(
     admin: Admin,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    query: web::Query<RoleQuery>,
+    query: web::Query<RoleDeleteQuery>,
 ) -> Result<HttpResponse, AdminError> {
     ops::catalog::delete_role(
         &Ops::of(&state),
