@@ -174,6 +174,28 @@ impl Browser {
     }
 }
 
+/// Every audit event, read through the admin API with a new root admin client.
+async fn audit_events(t: &Tessera, s: &Server) -> Vec<serde_json::Value> {
+    let (id, secret) = t.create_client(
+        &format!("auditor-{}", tessera::secret::random_id(4)),
+        "admin:read",
+    );
+    let token = s.token(&id, &secret, &[]).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let page: serde_json::Value = common::http()
+        .get(s.url("/admin/v1/audit-events?limit=1000"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    page["items"].as_array().unwrap().clone()
+}
+
 /// The value following `marker` up to the next quote.
 fn field(html: &str, marker: &str) -> String {
     let start = html
@@ -508,6 +530,15 @@ async fn repeated_failures_from_one_source_get_429_with_retry_after() {
         )
         .await;
     assert_eq!(res.status(), 429);
+    // One audit event for the lockout, not one per refused request.
+    let lockouts: Vec<_> = audit_events(&t, &s)
+        .await
+        .into_iter()
+        .filter(|e| e["type"] == "source.locked_out")
+        .collect();
+    assert_eq!(lockouts.len(), 1, "{lockouts:?}");
+    assert_eq!(lockouts[0]["details"]["source"], "10.9.9.9");
+    assert_eq!(lockouts[0]["actor"]["type"], "system");
     // Another source is not affected.
     assert_eq!(
         attempt("guess@example.com".into(), "10.8.8.8")
@@ -850,11 +881,33 @@ async fn sign_out_ends_the_server_session() {
     assert_eq!(replay.status(), 303);
     assert_eq!(location(&replay), "/console/sign-in");
     let rows = entity::admin_session::Entity::find()
-        .filter(entity::admin_session::Column::AdministratorId.eq(id))
+        .filter(entity::admin_session::Column::AdministratorId.eq(id.clone()))
         .all(&db)
         .await
         .unwrap();
     assert!(rows.is_empty());
+    // Enrollment, sign-in and sign-out are audited with the administrator as actor.
+    let events = audit_events(&t, &s).await;
+    for (kind, details) in [
+        (
+            "administrator.enrolled",
+            serde_json::json!({"second_factor": "totp"}),
+        ),
+        (
+            "administrator.signed_in",
+            serde_json::json!({"method": "totp"}),
+        ),
+        ("administrator.signed_out", serde_json::json!({})),
+    ] {
+        let e = events
+            .iter()
+            .find(|e| e["type"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} in {events:?}"));
+        assert_eq!(e["actor"]["type"], "administrator", "{e}");
+        assert_eq!(e["actor"]["id"], id.as_str(), "{e}");
+        assert_eq!(e["target"], id.as_str(), "{e}");
+        assert_eq!(e["details"], details, "{e}");
+    }
 }
 
 /// Moves the administrator's session times back by `idle` (last use) and `age` (start).

@@ -146,6 +146,7 @@ pub async fn callback(
     )
     .await?;
     tracing::info!(administrator = %person.id, "console sign-in through OpenID Connect");
+    sessions::audit(&state.db, &person.id, Some(sessions::Method::OpenIdConnect)).await;
     // A page, not a redirect: the browser came here from the provider (cross-site), and a
     // SameSite=Strict cookie is sent only once a navigation starts on this site.
     let mut res = render(StatusCode::OK, &Continue { css: css() });

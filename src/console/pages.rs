@@ -186,6 +186,7 @@ pub async fn sign_in(
     let next = if has_factor {
         "/console/sign-in/verify"
     } else {
+        sessions::audit(&state.db, &person.id, Some(sessions::Method::Password)).await;
         "/console"
     };
     Ok(see_other(next)
@@ -277,6 +278,7 @@ pub async fn verify(
         return Ok(see_other("/console/sign-in").finish());
     };
     tracing::info!(administrator = %session.person.id, "console sign-in");
+    sessions::audit(&state.db, &session.person.id, Some(sessions::Method::Totp)).await;
     Ok(see_other("/console")
         .cookie(cookie(
             &state,
@@ -322,6 +324,9 @@ pub async fn sign_out(
     }
     sessions::end(&state.db, &session).await?;
     tracing::info!(administrator = %session.person.id, "console sign-out");
+    if session.signed_in() {
+        sessions::audit(&state.db, &session.person.id, None).await;
+    }
     Ok(see_other("/console/sign-in")
         .cookie(removal(&state, sessions::COOKIE))
         .finish())

@@ -107,6 +107,12 @@ pub async fn sign_in(
         return Err(ConsoleError::Forbidden);
     };
     tracing::info!(administrator = %session.person.id, "console sign-in with a passkey");
+    sessions::audit(
+        &state.db,
+        &session.person.id,
+        Some(sessions::Method::Passkey),
+    )
+    .await;
     Ok(HttpResponse::Ok()
         .cookie(cookie(
             &state,

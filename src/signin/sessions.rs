@@ -229,6 +229,41 @@ pub async fn set_pending(
     Ok(())
 }
 
+/// How a sign-in was completed, for the audit trail.
+#[derive(Debug, Clone, Copy)]
+pub enum Method {
+    /// Password and a TOTP code.
+    Totp,
+    /// Password and a passkey.
+    Passkey,
+    /// Password alone (`console.require_second_factor = false`, no factor enrolled).
+    Password,
+    /// The upstream OpenID provider.
+    OpenIdConnect,
+}
+
+/// Records a sign-in or sign-out of an administrator (`administrator.signed_in` with its
+/// method, `administrator.signed_out`). A failure to record is logged, not fatal: the
+/// session exists already.
+pub async fn audit(db: &DatabaseConnection, administrator_id: &str, method: Option<Method>) {
+    let (kind, details) = match method {
+        Some(m) => (
+            "administrator.signed_in",
+            serde_json::json!({"method": match m {
+                Method::Totp => "totp",
+                Method::Passkey => "passkey",
+                Method::Password => "password",
+                Method::OpenIdConnect => "oidc",
+            }}),
+        ),
+        None => ("administrator.signed_out", serde_json::json!({})),
+    };
+    let actor = store::audit::Actor::Administrator(administrator_id.to_owned());
+    if let Err(e) = store::audit::record(db, kind, &actor, Some(administrator_id), details).await {
+        tracing::warn!(error = %e, kind, "recording a console audit event failed");
+    }
+}
+
 /// Ends one session (sign-out).
 pub async fn end(db: &DatabaseConnection, session: &Session) -> Result<(), SigninError> {
     store::signin::delete_session(db, &session.id_hash).await?;

@@ -33,12 +33,24 @@ pub async fn locked(state: &AppState, email: &str, source: Option<IpAddr>) -> Op
 /// long sign-in is now refused, if this failure started or met a lockout.
 pub async fn failed(state: &AppState, email: &str, source: Option<IpAddr>) -> Option<Duration> {
     let key = key(email);
-    let started = brute_force::count_failure(state, &key, source).await;
-    if !started.is_empty() {
+    for lockout in brute_force::count_failure(state, &key, source).await {
+        // One event per lockout, not per request. The email is not recorded: attackers
+        // choose it, and people mistype passwords into it.
+        let (kind, details) = match lockout {
+            brute_force::Lockout::Client(_) => ("console.email_locked_out", serde_json::json!({})),
+            brute_force::Lockout::Source(ip) => (
+                "source.locked_out",
+                serde_json::json!({"source": ip.to_string(), "by": "console sign-in"}),
+            ),
+        };
         tracing::warn!(
-            lockouts = started.len(),
+            lockout = kind,
             "console sign-in locked out after repeated failures"
         );
+        let actor = crate::store::audit::Actor::System;
+        if let Err(e) = crate::store::audit::record(&state.db, kind, &actor, None, details).await {
+            tracing::warn!(error = %e, "recording a lockout failed");
+        }
     }
     state
         .failures

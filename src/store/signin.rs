@@ -193,6 +193,15 @@ pub async fn complete_enrollment(
         .filter(admin_session::Column::AdministratorId.eq(e.administrator_id))
         .exec(&txn)
         .await?;
+    let actor = super::audit::Actor::Administrator(e.administrator_id.to_owned());
+    super::audit::record(
+        &txn,
+        "administrator.enrolled",
+        &actor,
+        Some(e.administrator_id),
+        serde_json::json!({"second_factor": "totp"}),
+    )
+    .await?;
     txn.commit().await?;
     Ok(true)
 }
@@ -395,6 +404,7 @@ pub async fn insert_passkey(
             message: "this passkey is registered already".into(),
         });
     }
+    let details = serde_json::json!({"name": p.name});
     passkey::ActiveModel {
         credential_id: Set(p.credential_id),
         administrator_id: Set(administrator_id.to_owned()),
@@ -404,6 +414,15 @@ pub async fn insert_passkey(
         last_used_at: Set(None),
     }
     .insert(db)
+    .await?;
+    let actor = super::audit::Actor::Administrator(administrator_id.to_owned());
+    super::audit::record(
+        db,
+        "administrator.passkey_added",
+        &actor,
+        Some(administrator_id),
+        details,
+    )
     .await?;
     Ok(())
 }
