@@ -80,8 +80,9 @@ impl AccessLine {
         AccessLine {
             peer: req.peer_addr().map(|a| a.ip()),
             method: req.method().clone(),
-            // The path only: a query string may carry anything.
-            path: req.path().to_owned(),
+            // The path only: a query string may carry anything. An enrollment link's token
+            // is a credential.
+            path: crate::console::loggable_path(req.path()).into_owned(),
         }
     }
 

@@ -292,6 +292,12 @@ async fn enrollment_sets_password_and_totp_then_sign_in_works() {
     );
     assert!(html.contains(">Sign out</button>"));
     assert!(administrator(&db, &id).await.last_sign_in_at.is_some());
+    // The log holds neither the enrollment token, nor the password, nor the TOTP secret.
+    let log = s.log();
+    assert!(log.contains("path=/console/enroll/[redacted]"), "{log}");
+    for secret_thing in [token.as_str(), PASSWORD, secret.as_str()] {
+        assert!(!log.contains(secret_thing), "the log leaks {secret_thing}");
+    }
 }
 
 #[tokio::test]

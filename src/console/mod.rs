@@ -242,6 +242,14 @@ async fn current_session(
     .await?)
 }
 
+/// `path` as it may appear in a log line: the token of an enrollment link is a credential.
+pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    match path.strip_prefix("/console/enroll/") {
+        Some(token) if !token.is_empty() => "/console/enroll/[redacted]".into(),
+        _ => path.into(),
+    }
+}
+
 /// The client's address, as the token endpoint sees it (`server.trusted_proxies`).
 fn source(state: &AppState, req: &HttpRequest) -> Option<std::net::IpAddr> {
     crate::oauth::request::source_address(

@@ -102,7 +102,13 @@ pub async fn callback(
         tracing::info!(reason = what, "OpenID Connect sign-in refused");
         Ok::<_, ConsoleError>(res)
     };
-    if let Some(wait) = throttle::locked(&state, "oidc", source).await {
+    // Failures before an email is known count against the source only (a shared "oidc"
+    // counter would let anyone lock single sign-on out for everybody).
+    let flow_key = format!(
+        "oidc-flow:{}",
+        source.map(|s| s.to_string()).unwrap_or_default()
+    );
+    if let Some(wait) = throttle::locked(&state, &flow_key, source).await {
         return Err(ConsoleError::TooMany(wait));
     }
     let Some(flow) = flow else {
@@ -123,7 +129,9 @@ pub async fn callback(
             return Err(ConsoleError::Unavailable);
         }
         Err(e) => {
-            throttle::failed(&state, "oidc", source).await;
+            if let Some(wait) = throttle::failed(&state, &flow_key, source).await {
+                return Err(ConsoleError::TooMany(wait));
+            }
             return fail(&e.to_string());
         }
     };
