@@ -1173,14 +1173,19 @@ impl Provider {
     fn start(client_id: &str, client_secret: &str, redirect_uri: &str) -> Provider {
         use std::io::BufRead;
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc");
-        if !dir.join("node_modules/oidc-provider").is_dir() {
-            let ok = std::process::Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund"])
-                .current_dir(&dir)
-                .status()
-                .expect("npm (Node.js) is needed for the OpenID Connect tests");
-            assert!(ok.success(), "npm ci in tests/oidc failed");
-        }
+        // Once per test process: tests run in parallel threads, and two `npm ci` in one
+        // folder would trip over each other.
+        static INSTALL: std::sync::Once = std::sync::Once::new();
+        INSTALL.call_once(|| {
+            if !dir.join("node_modules/oidc-provider").is_dir() {
+                let ok = std::process::Command::new("npm")
+                    .args(["ci", "--no-audit", "--no-fund"])
+                    .current_dir(&dir)
+                    .status()
+                    .expect("npm (Node.js) is needed for the OpenID Connect tests");
+                assert!(ok.success(), "npm ci in tests/oidc failed");
+            }
+        });
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
