@@ -13,6 +13,9 @@ use crate::store::StoreError;
 /// Why a console request failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ConsoleError {
+    /// No signed-in session: `303` to the sign-in page.
+    #[error("sign-in required")]
+    SignInRequired,
     /// Another origin, or a missing or wrong CSRF token: nothing was changed.
     #[error("forbidden")]
     Forbidden,
@@ -76,6 +79,7 @@ pub const ENROLLMENT_INVALID: &str = "This enrollment link is not valid: it may 
 impl ResponseError for ConsoleError {
     fn status_code(&self) -> StatusCode {
         match self {
+            ConsoleError::SignInRequired => StatusCode::SEE_OTHER,
             ConsoleError::Forbidden => StatusCode::FORBIDDEN,
             ConsoleError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             ConsoleError::NotFound | ConsoleError::EnrollmentInvalid => StatusCode::NOT_FOUND,
@@ -86,7 +90,13 @@ impl ResponseError for ConsoleError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        if let ConsoleError::SignInRequired = self {
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, "/console/sign-in"))
+                .finish();
+        }
         let (title, message) = match self {
+            ConsoleError::SignInRequired => ("Sign in", "Sign in to continue."),
             ConsoleError::Forbidden => (
                 "Forbidden",
                 "This request did not come from a page of this console, or its form has \

@@ -225,6 +225,52 @@ fn removal(state: &AppState, name: &'static str) -> Cookie<'static> {
     c
 }
 
+/// A signed-in administrator's session: the extractor of every console page that shows or
+/// changes anything. Without one, the answer is a redirect to the sign-in page.
+pub struct SignedIn(pub Session);
+
+impl actix_web::FromRequest for SignedIn {
+    type Error = ConsoleError;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, ConsoleError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or(ConsoleError::Unavailable)?;
+            match current_session(state, &req).await? {
+                Some(s) if s.signed_in() => Ok(SignedIn(s)),
+                _ => Err(ConsoleError::SignInRequired),
+            }
+        })
+    }
+}
+
+impl SignedIn {
+    /// The CSRF token a form carried must be this session's.
+    pub fn check_csrf(&self, presented: &str) -> Result<(), ConsoleError> {
+        if self.0.csrf_matches(presented) {
+            Ok(())
+        } else {
+            Err(ConsoleError::Forbidden)
+        }
+    }
+
+    /// Sensitive changes (SPEC §7: resetting a secret, deleting a client, memberships,
+    /// ceilings, keys) need a second factor within `console.reauth_minutes`.
+    pub fn check_recent_second_factor(&self, state: &AppState) -> Result<(), ConsoleError> {
+        if self
+            .0
+            .reauthenticated_within(state.settings.console.reauth, chrono::Utc::now())
+        {
+            Ok(())
+        } else {
+            Err(ConsoleError::Forbidden)
+        }
+    }
+}
+
 /// The session the request's cookie names, if it is live (half-done sign-ins included).
 async fn current_session(
     state: &AppState,

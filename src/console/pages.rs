@@ -8,7 +8,7 @@ use subtle::ConstantTimeEq;
 
 use super::error::SIGN_IN_FAILED;
 use super::{
-    ConsoleError, SIGN_IN_CSRF_COOKIE, cookie, css, current_session, js, removal, render,
+    ConsoleError, SIGN_IN_CSRF_COOKIE, SignedIn, cookie, css, current_session, js, removal, render,
     see_other, source,
 };
 use crate::secret::random_token;
@@ -289,23 +289,17 @@ pub async fn verify(
 }
 
 /// `GET /console`: who is signed in (the real pages come with issue #14).
-pub async fn home(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-) -> Result<HttpResponse, ConsoleError> {
-    match current_session(&state, &req).await? {
-        Some(s) if s.signed_in() => Ok(render(
-            StatusCode::OK,
-            &HomePage {
-                css: css(),
-                js: js(),
-                csrf: &s.csrf_token,
-                display_name: &s.person.display_name,
-                email: &s.person.email,
-            },
-        )),
-        _ => Ok(see_other("/console/sign-in").finish()),
-    }
+pub async fn home(SignedIn(s): SignedIn) -> HttpResponse {
+    render(
+        StatusCode::OK,
+        &HomePage {
+            css: css(),
+            js: js(),
+            csrf: &s.csrf_token,
+            display_name: &s.person.display_name,
+            email: &s.person.email,
+        },
+    )
 }
 
 /// `POST /console/sign-out`: ends the server session and drops the cookie.

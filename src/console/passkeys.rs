@@ -7,7 +7,7 @@ use serde::Deserialize;
 use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential};
 
 use super::error::SIGN_IN_FAILED;
-use super::{ConsoleError, cookie, current_session, source};
+use super::{ConsoleError, SignedIn, cookie, current_session, source};
 use crate::signin::passkeys::{self, PasskeyError};
 use crate::signin::sessions::{self, Pending, Session};
 use crate::signin::throttle;
@@ -124,11 +124,12 @@ pub async fn sign_in(
 
 /// A signed-in session whose second factor was entered within `console.reauth_minutes`.
 async fn recently_verified(state: &AppState, req: &HttpRequest) -> Result<Session, ConsoleError> {
-    let session = session_with_token(state, req).await?;
-    if !session.reauthenticated_within(state.settings.console.reauth, chrono::Utc::now()) {
+    let session = SignedIn(session_with_token(state, req).await?);
+    if !session.0.signed_in() {
         return Err(ConsoleError::Forbidden);
     }
-    Ok(session)
+    session.check_recent_second_factor(state)?;
+    Ok(session.0)
 }
 
 /// `POST /console/passkeys/options`: the options to create a passkey.
