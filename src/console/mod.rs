@@ -316,3 +316,60 @@ fn css() -> &'static str {
 fn js() -> &'static str {
     &JS.path
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn the_origin_rule_takes_fetch_metadata_first_then_an_exact_origin() {
+        let issuer = "https://id.example.com/tessera";
+        let req = |headers: &[(&str, &str)]| {
+            let mut r = TestRequest::post();
+            for h in headers {
+                r = r.insert_header(*h);
+            }
+            r.to_http_request()
+        };
+        assert!(same_origin(
+            &req(&[("Sec-Fetch-Site", "same-origin")]),
+            issuer
+        ));
+        assert!(!same_origin(
+            &req(&[("Sec-Fetch-Site", "same-site")]),
+            issuer
+        ));
+        // Fetch metadata wins over a matching Origin.
+        assert!(!same_origin(
+            &req(&[
+                ("Sec-Fetch-Site", "cross-site"),
+                ("Origin", "https://id.example.com")
+            ]),
+            issuer
+        ));
+        assert!(same_origin(
+            &req(&[("Origin", "https://id.example.com")]),
+            issuer
+        ));
+        for other in [
+            "https://id.example.com:8443",
+            "http://id.example.com",
+            "https://evil.example.com",
+            "null",
+        ] {
+            assert!(!same_origin(&req(&[("Origin", other)]), issuer), "{other}");
+        }
+        assert!(!same_origin(&req(&[]), issuer));
+    }
+
+    #[test]
+    fn enrollment_tokens_are_redacted_from_logged_paths() {
+        assert_eq!(
+            loggable_path("/console/enroll/abcDEF123"),
+            "/console/enroll/[redacted]"
+        );
+        assert_eq!(loggable_path("/console/sign-in"), "/console/sign-in");
+        assert_eq!(loggable_path("/oauth2/token"), "/oauth2/token");
+    }
+}
