@@ -50,6 +50,15 @@ fn reenroll(t: &Tessera, email: &str) -> String {
     url.rsplit('/').next().unwrap().to_owned()
 }
 
+/// The session rows of an administrator.
+async fn sessions_of(db: &DatabaseConnection, id: &str) -> Vec<entity::admin_session::Model> {
+    entity::admin_session::Entity::find()
+        .filter(entity::admin_session::Column::AdministratorId.eq(id))
+        .all(db)
+        .await
+        .unwrap()
+}
+
 async fn administrator(db: &DatabaseConnection, id: &str) -> entity::administrator::Model {
     entity::administrator::Entity::find_by_id(id.to_owned())
         .one(db)
@@ -627,11 +636,7 @@ async fn a_session_is_refused_once_its_administrator_is_disabled() {
     let res = b.get("/console").await;
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), "/console/sign-in");
-    let left = entity::admin_session::Entity::find()
-        .filter(entity::admin_session::Column::AdministratorId.eq(id.clone()))
-        .all(&db)
-        .await
-        .unwrap();
+    let left = sessions_of(&db, &id).await;
     assert!(left.is_empty(), "the refused session is deleted");
     // And a disabled administrator cannot sign in again (the same message as any failure).
     let res = Browser::new(&s)
@@ -695,11 +700,7 @@ async fn a_cross_origin_post_is_refused_and_changes_nothing() {
         )
         .await;
     assert_eq!(res.status(), 403);
-    let sessions = entity::admin_session::Entity::find()
-        .filter(entity::admin_session::Column::AdministratorId.eq(id))
-        .all(&db)
-        .await
-        .unwrap();
+    let sessions = sessions_of(&db, &id).await;
     assert!(sessions.is_empty(), "{}", sessions.len());
 }
 
@@ -886,11 +887,7 @@ async fn sign_out_ends_the_server_session() {
         .unwrap();
     assert_eq!(replay.status(), 303);
     assert_eq!(location(&replay), "/console/sign-in");
-    let rows = entity::admin_session::Entity::find()
-        .filter(entity::admin_session::Column::AdministratorId.eq(id.clone()))
-        .all(&db)
-        .await
-        .unwrap();
+    let rows = sessions_of(&db, &id).await;
     assert!(rows.is_empty());
     // Enrollment, sign-in and sign-out are audited with the administrator as actor.
     let events = audit_events(&t, &s).await;
