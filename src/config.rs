@@ -83,6 +83,43 @@ pub struct Settings {
     /// memory keep getting tokens with the rights last read (a change made elsewhere meanwhile
     /// is seen within this bound); then they are dropped and refused with 503 until it returns.
     pub database_max_stale: Duration,
+    /// `console.*`: sessions of the web console.
+    pub console: ConsoleSettings,
+}
+
+/// The web console's sessions (SPEC §7).
+#[derive(Debug, Clone)]
+pub struct ConsoleSettings {
+    /// `console.session_idle_minutes`: a session unused this long ends.
+    pub session_idle: Duration,
+    /// `console.session_hours`: a session ends this long after sign-in, used or not.
+    pub session_max: Duration,
+    /// `console.reauth_minutes`: sensitive changes need a second factor entered this recently.
+    pub reauth: Duration,
+    /// `console.require_second_factor`: sign-in needs a second factor after the password.
+    pub require_second_factor: bool,
+    /// `console.oidc.*`: sign-in through an upstream OpenID Connect provider; unset by default.
+    pub oidc: Option<OidcSettings>,
+}
+
+/// An upstream OpenID Connect provider for console sign-in (authorization code + PKCE).
+#[derive(Clone)]
+pub struct OidcSettings {
+    /// `console.oidc.issuer`: the provider's issuer URL (discovery is read from it).
+    pub issuer: String,
+    /// `console.oidc.client_id`.
+    pub client_id: String,
+    /// `console.oidc.client_secret`.
+    pub client_secret: zeroize::Zeroizing<String>,
+}
+
+impl std::fmt::Debug for OidcSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcSettings")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
 }
 
 const DEFAULTS: &[(&str, &str)] = &[
@@ -105,6 +142,10 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("limits.failed_auth_per_source", "30"),
     ("limits.failed_auth_window_seconds", "60"),
     ("database.max_stale_seconds", "900"),
+    ("console.session_idle_minutes", "30"),
+    ("console.session_hours", "8"),
+    ("console.reauth_minutes", "10"),
+    ("console.require_second_factor", "true"),
 ];
 
 impl Settings {
@@ -236,6 +277,7 @@ impl Settings {
                 "expected whole seconds, at least 1",
             )?,
             database_max_stale: seconds(cfg, "database.max_stale_seconds", 1, AT_LEAST_1)?,
+            console: console(cfg)?,
         })
     }
 
@@ -324,6 +366,89 @@ fn count(cfg: &Config, key: &'static str) -> Result<u32, ConfigError> {
         })
 }
 
+fn console(cfg: &Config) -> Result<ConsoleSettings, ConfigError> {
+    let whole = |key: &'static str, unit: u64, max: u64| -> Result<Duration, ConfigError> {
+        let value = string(cfg, key)?;
+        match value.trim().parse::<u64>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(Duration::from_secs(n * unit)),
+            _ => Err(ConfigError::Invalid {
+                key,
+                value,
+                allowed: "expected a whole number, at least 1",
+            }),
+        }
+    };
+    let session_idle = whole("console.session_idle_minutes", 60, 7 * 24 * 60)?;
+    let session_max = whole("console.session_hours", 3_600, 30 * 24)?;
+    let reauth = whole("console.reauth_minutes", 60, 24 * 60)?;
+    let raw = string(cfg, "console.require_second_factor")?;
+    let require_second_factor = match raw.trim() {
+        "true" => true,
+        "false" => false,
+        _ => {
+            return Err(ConfigError::Invalid {
+                key: "console.require_second_factor",
+                value: raw,
+                allowed: "expected true or false",
+            });
+        }
+    };
+    Ok(ConsoleSettings {
+        session_idle,
+        session_max,
+        reauth,
+        require_second_factor,
+        oidc: oidc(cfg)?,
+    })
+}
+
+/// `console.oidc.*`: all three keys, or none.
+fn oidc(cfg: &Config) -> Result<Option<OidcSettings>, ConfigError> {
+    let get = |key: &str| {
+        cfg.get_string(key)
+            .ok()
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let keys = [
+        "console.oidc.issuer",
+        "console.oidc.client_id",
+        "console.oidc.client_secret",
+    ];
+    let values: Vec<Option<String>> = keys.iter().map(|k| get(k)).collect();
+    if values.iter().all(Option::is_none) {
+        return Ok(None);
+    }
+    if let Some(i) = values.iter().position(Option::is_none) {
+        return Err(ConfigError::Invalid {
+            key: keys[i],
+            value: String::new(),
+            allowed: "console.oidc needs issuer, client_id and client_secret together",
+        });
+    }
+    let mut values = values.into_iter().flatten();
+    let (Some(issuer), Some(client_id), Some(secret)) =
+        (values.next(), values.next(), values.next())
+    else {
+        return Ok(None);
+    };
+    match url::Url::parse(&issuer) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+        _ => {
+            return Err(ConfigError::Invalid {
+                key: "console.oidc.issuer",
+                value: issuer,
+                allowed: "expected an http(s) URL",
+            });
+        }
+    }
+    Ok(Some(OidcSettings {
+        issuer: issuer.trim_end_matches('/').to_owned(),
+        client_id,
+        client_secret: zeroize::Zeroizing::new(secret),
+    }))
+}
+
 fn validate_issuer(value: String) -> Result<String, ConfigError> {
     match url::Url::parse(&value) {
         Ok(url)
@@ -405,5 +530,57 @@ mod tests {
         assert_eq!(parse_duration("0d"), None);
         assert_eq!(parse_duration("3x"), None);
         assert_eq!(parse_duration(""), None);
+    }
+
+    #[test]
+    fn console_settings_default_and_name_the_bad_key() {
+        let defaults = || {
+            let mut b = Config::builder();
+            for (key, value) in DEFAULTS {
+                b = b.set_default(*key, *value).unwrap();
+            }
+            b
+        };
+        let c = console(&defaults().build().unwrap()).unwrap();
+        assert_eq!(c.session_idle, Duration::from_secs(30 * 60));
+        assert_eq!(c.session_max, Duration::from_secs(8 * 3_600));
+        assert_eq!(c.reauth, Duration::from_secs(600));
+        assert!(c.require_second_factor);
+        let bad = defaults()
+            .set_override("console.session_hours", "0")
+            .unwrap()
+            .build()
+            .unwrap();
+        let err = console(&bad).unwrap_err().to_string();
+        assert!(err.contains("console.session_hours"), "{err}");
+        let bad = defaults()
+            .set_override("console.require_second_factor", "maybe")
+            .unwrap()
+            .build()
+            .unwrap();
+        let err = console(&bad).unwrap_err().to_string();
+        assert!(err.contains("console.require_second_factor"), "{err}");
+        assert!(c.oidc.is_none());
+        let half = defaults()
+            .set_override("console.oidc.issuer", "https://idp.example.com")
+            .unwrap()
+            .set_override("console.oidc.client_id", "tessera")
+            .unwrap()
+            .build()
+            .unwrap();
+        let err = console(&half).unwrap_err().to_string();
+        assert!(err.contains("console.oidc.client_secret"), "{err}");
+        let whole = defaults()
+            .set_override("console.oidc.issuer", "https://idp.example.com/")
+            .unwrap()
+            .set_override("console.oidc.client_id", "tessera")
+            .unwrap()
+            .set_override("console.oidc.client_secret", "s3cret")
+            .unwrap()
+            .build()
+            .unwrap();
+        let oidc = console(&whole).unwrap().oidc.unwrap();
+        assert_eq!(oidc.issuer, "https://idp.example.com");
+        assert!(!format!("{oidc:?}").contains("s3cret"));
     }
 }

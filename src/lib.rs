@@ -3,12 +3,14 @@
 pub mod admin;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod keys;
 pub mod metrics;
 pub mod oauth;
 pub mod ops;
 pub mod secret;
 pub mod server;
+pub mod signin;
 pub mod state;
 pub mod store;
 

@@ -80,8 +80,9 @@ impl AccessLine {
         AccessLine {
             peer: req.peer_addr().map(|a| a.ip()),
             method: req.method().clone(),
-            // The path only: a query string may carry anything.
-            path: req.path().to_owned(),
+            // The path only: a query string may carry anything. An enrollment link's token
+            // is a credential.
+            path: crate::console::loggable_path(req.path()).into_owned(),
         }
     }
 
@@ -404,7 +405,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/healthz", web::get().to(healthz))
     .route("/metrics", web::get().to(crate::metrics::export))
     .route("/readyz", web::get().to(readyz))
-    .configure(crate::admin::routes);
+    .configure(crate::admin::routes)
+    .configure(crate::console::routes);
 }
 
 async fn healthz() -> HttpResponse {

@@ -7,7 +7,7 @@ mod error;
 mod flow;
 mod grant;
 pub mod introspect;
-mod request;
+pub(crate) mod request;
 pub mod revoke;
 pub mod verify;
 

@@ -14,6 +14,7 @@ pub mod projects;
 pub mod revocations;
 pub mod roles;
 pub mod secrets;
+pub mod signin;
 pub mod usage;
 
 use std::path::Path;

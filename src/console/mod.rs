@@ -1,0 +1,375 @@
+//! The web console (`/console`, SPEC §8): server-rendered pages (askama: templates checked at
+//! compile time, escaped by default) that work without JavaScript. This slice holds sign-in,
+//! enrollment and sign-out; every response carries the security headers of §8, and every POST
+//! must come from the console's own origin and carry the CSRF token of its session.
+
+mod enroll;
+mod error;
+mod oidc;
+mod pages;
+mod passkeys;
+
+use std::sync::LazyLock;
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::dev::Service;
+use actix_web::http::{Method, header};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use askama::Template;
+
+pub use error::ConsoleError;
+
+use crate::signin::sessions::{self, Session};
+use crate::state::AppState;
+
+/// An asset embedded in the binary, served under a name that carries its content hash, so it
+/// can be cached for good and a new build never meets a stale copy.
+struct Asset {
+    path: String,
+    body: &'static str,
+    content_type: &'static str,
+}
+
+impl Asset {
+    fn new(stem: &str, ext: &str, body: &'static str, content_type: &'static str) -> Self {
+        let tag: String = crate::strong_etag(body.as_bytes())
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(12)
+            .collect();
+        Asset {
+            path: format!("/console/assets/{stem}.{tag}.{ext}"),
+            body,
+            content_type,
+        }
+    }
+}
+
+static CSS: LazyLock<Asset> = LazyLock::new(|| {
+    Asset::new(
+        "console",
+        "css",
+        include_str!("console.css"),
+        "text/css; charset=utf-8",
+    )
+});
+
+/// Passkey ceremonies in the browser (progressive enhancement).
+static JS: LazyLock<Asset> = LazyLock::new(|| {
+    Asset::new(
+        "passkey",
+        "js",
+        include_str!("passkey.js"),
+        "text/javascript; charset=utf-8",
+    )
+});
+
+/// The Content-Security-Policy of every console response (SPEC §8).
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/// Console form bodies are small.
+const FORM_LIMIT: usize = 16 * 1024;
+
+/// Name of the cookie holding the sign-in form's CSRF token (double submit: no session
+/// exists before the password is checked).
+const SIGN_IN_CSRF_COOKIE: &str = "tessera_signin_csrf";
+
+/// Every console route, under `/console`.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/console")
+            .app_data(
+                web::FormConfig::default()
+                    .limit(FORM_LIMIT)
+                    .error_handler(|_, _| ConsoleError::BadForm.into()),
+            )
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(FORM_LIMIT * 4)
+                    .error_handler(|_, _| ConsoleError::BadForm.into()),
+            )
+            .wrap_fn(|req, srv| {
+                // SPEC §8: a state-changing request must come from the console's own origin;
+                // otherwise 403 and nothing changes (the handler never runs).
+                let refused = req.method() == Method::POST
+                    && !req
+                        .app_data::<web::Data<AppState>>()
+                        .is_some_and(|s| same_origin(req.request(), &s.issuer));
+                let outcome = if refused {
+                    Err(req.into_response(ConsoleError::Forbidden.error_response()))
+                } else {
+                    Ok(srv.call(req))
+                };
+                async move {
+                    let mut res = match outcome {
+                        Err(refusal) => refusal,
+                        Ok(call) => call.await?,
+                    };
+                    security_headers(res.headers_mut());
+                    Ok(res)
+                }
+            })
+            .route("", web::get().to(pages::home))
+            .route("/", web::get().to(pages::home))
+            .route("/sign-in", web::get().to(pages::sign_in_form))
+            .route("/sign-in", web::post().to(pages::sign_in))
+            .route("/sign-in/oidc", web::get().to(oidc::begin))
+            .route("/sign-in/oidc/callback", web::get().to(oidc::callback))
+            .route("/sign-in/verify", web::get().to(pages::verify_form))
+            .route("/sign-in/verify", web::post().to(pages::verify))
+            .route(
+                "/sign-in/passkey/options",
+                web::post().to(passkeys::sign_in_options),
+            )
+            .route("/sign-in/passkey", web::post().to(passkeys::sign_in))
+            .route(
+                "/passkeys/options",
+                web::post().to(passkeys::register_options),
+            )
+            .route("/passkeys", web::post().to(passkeys::register))
+            .route("/sign-out", web::post().to(pages::sign_out))
+            .route("/enroll/{token}", web::get().to(enroll::form))
+            .route("/enroll/{token}", web::post().to(enroll::submit))
+            .route("/assets/{name}", web::get().to(asset))
+            .default_service(web::to(|| async {
+                ConsoleError::NotFound.error_response()
+            })),
+    );
+}
+
+fn security_headers(headers: &mut header::HeaderMap) {
+    use header::{HeaderName, HeaderValue};
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    // Pages show data: never stored. Assets set their own (long) caching.
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    headers.insert(
+        HeaderName::from_static("x-content-type-options"),
+        HeaderValue::from_static("nosniff"),
+    );
+}
+
+/// The origin rule of SPEC §8: `Sec-Fetch-Site: same-origin`, or, from a browser that does not
+/// send it, an `Origin` equal to the issuer's origin. Nothing else passes (`Origin: null`
+/// included).
+pub fn same_origin(req: &HttpRequest, issuer: &str) -> bool {
+    let headers = req.headers();
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return site.as_bytes() == b"same-origin";
+    }
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    url::Url::parse(issuer).is_ok_and(|u| {
+        let ours = u.origin();
+        ours.is_tuple() && ours.ascii_serialization() == origin
+    })
+}
+
+async fn asset(name: web::Path<String>) -> HttpResponse {
+    let wanted = format!("/console/assets/{name}");
+    let Some(asset) = [&*CSS, &*JS].into_iter().find(|a| a.path == wanted) else {
+        return ConsoleError::NotFound.error_response();
+    };
+    HttpResponse::Ok()
+        .content_type(asset.content_type)
+        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+        .body(asset.body)
+}
+
+/// Renders a page with `status`.
+fn render(status: actix_web::http::StatusCode, page: &impl Template) -> HttpResponse {
+    match page.render() {
+        Ok(html) => HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .body(html),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering a console page failed");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
+/// `303 See Other` to `to` (POST → redirect → GET).
+fn see_other(to: &str) -> actix_web::HttpResponseBuilder {
+    let mut res = HttpResponse::SeeOther();
+    res.insert_header((header::LOCATION, to.to_owned()));
+    res
+}
+
+/// A console cookie: `HttpOnly`, `SameSite=Strict`, `Path=/console`, and `Secure` whenever the
+/// issuer is https. No expiry: the server ends sessions, the browser forgets it on exit.
+fn cookie(state: &AppState, name: &'static str, value: String) -> Cookie<'static> {
+    Cookie::build(name, value)
+        .path("/console")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(state.issuer.starts_with("https://"))
+        .finish()
+}
+
+/// A cookie that tells the browser to drop `name`.
+fn removal(state: &AppState, name: &'static str) -> Cookie<'static> {
+    let mut c = cookie(state, name, String::new());
+    c.make_removal();
+    c
+}
+
+/// A signed-in administrator's session: the extractor of every console page that shows or
+/// changes anything. Without one, the answer is a redirect to the sign-in page.
+pub struct SignedIn(pub Session);
+
+impl actix_web::FromRequest for SignedIn {
+    type Error = ConsoleError;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, ConsoleError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or(ConsoleError::Unavailable)?;
+            match current_session(state, &req).await? {
+                Some(s) if s.signed_in() => Ok(SignedIn(s)),
+                _ => Err(ConsoleError::SignInRequired),
+            }
+        })
+    }
+}
+
+impl SignedIn {
+    /// The CSRF token a form carried must be this session's.
+    pub fn check_csrf(&self, presented: &str) -> Result<(), ConsoleError> {
+        if self.0.csrf_matches(presented) {
+            Ok(())
+        } else {
+            Err(ConsoleError::Forbidden)
+        }
+    }
+
+    /// Sensitive changes (SPEC §7: resetting a secret, deleting a client, memberships,
+    /// ceilings, keys) need a second factor within `console.reauth_minutes`.
+    pub fn check_recent_second_factor(&self, state: &AppState) -> Result<(), ConsoleError> {
+        if self
+            .0
+            .reauthenticated_within(state.settings.console.reauth, chrono::Utc::now())
+        {
+            Ok(())
+        } else {
+            Err(ConsoleError::Forbidden)
+        }
+    }
+}
+
+/// The session the request's cookie names, if it is live (half-done sign-ins included).
+async fn current_session(
+    state: &AppState,
+    req: &HttpRequest,
+) -> Result<Option<Session>, ConsoleError> {
+    let Some(c) = req.cookie(sessions::COOKIE) else {
+        return Ok(None);
+    };
+    Ok(sessions::load(
+        &state.db,
+        &state.settings.console,
+        c.value(),
+        chrono::Utc::now(),
+    )
+    .await?)
+}
+
+/// `path` as it may appear in a log line: the token of an enrollment link is a credential.
+pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    match path.strip_prefix("/console/enroll/") {
+        Some(token) if !token.is_empty() => "/console/enroll/[redacted]".into(),
+        _ => path.into(),
+    }
+}
+
+/// The client's address, as the token endpoint sees it (`server.trusted_proxies`).
+fn source(state: &AppState, req: &HttpRequest) -> Option<std::net::IpAddr> {
+    crate::oauth::request::source_address(
+        req.peer_addr().map(|a| a.ip()),
+        req.headers()
+            .get_all("x-forwarded-for")
+            .map(|v| v.as_bytes()),
+        &state.settings.trusted_proxies,
+    )
+}
+
+/// The path of the stylesheet, for templates.
+fn css() -> &'static str {
+    &CSS.path
+}
+
+/// The path of the passkey script, for templates.
+fn js() -> &'static str {
+    &JS.path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn the_origin_rule_takes_fetch_metadata_first_then_an_exact_origin() {
+        let issuer = "https://id.example.com/tessera";
+        let req = |headers: &[(&str, &str)]| {
+            let mut r = TestRequest::post();
+            for h in headers {
+                r = r.insert_header(*h);
+            }
+            r.to_http_request()
+        };
+        assert!(same_origin(
+            &req(&[("Sec-Fetch-Site", "same-origin")]),
+            issuer
+        ));
+        assert!(!same_origin(
+            &req(&[("Sec-Fetch-Site", "same-site")]),
+            issuer
+        ));
+        // Fetch metadata wins over a matching Origin.
+        assert!(!same_origin(
+            &req(&[
+                ("Sec-Fetch-Site", "cross-site"),
+                ("Origin", "https://id.example.com")
+            ]),
+            issuer
+        ));
+        assert!(same_origin(
+            &req(&[("Origin", "https://id.example.com")]),
+            issuer
+        ));
+        for other in [
+            "https://id.example.com:8443",
+            "http://id.example.com",
+            "https://evil.example.com",
+            "null",
+        ] {
+            assert!(!same_origin(&req(&[("Origin", other)]), issuer), "{other}");
+        }
+        assert!(!same_origin(&req(&[]), issuer));
+    }
+
+    #[test]
+    fn enrollment_tokens_are_redacted_from_logged_paths() {
+        assert_eq!(
+            loggable_path("/console/enroll/abcDEF123"),
+            "/console/enroll/[redacted]"
+        );
+        assert_eq!(loggable_path("/console/sign-in"), "/console/sign-in");
+        assert_eq!(loggable_path("/oauth2/token"), "/oauth2/token");
+    }
+}
