@@ -872,8 +872,23 @@ impl Case<'_> {
         } else {
             None
         };
+        // The admin API counts a scope only while both the token and the client's current
+        // grants hold it: a scope granted after the token was issued is not in it.
+        let in_token: BTreeSet<String> = self.known[a]
+            .token
+            .as_deref()
+            .map(|t| {
+                common::jwt_parts(t).1["scope"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
         let holds = |s: &str| {
             !dead
+                && in_token.contains(s)
                 && cap
                     .as_ref()
                     .is_some_and(|c| c.all_enabled && c.cap.contains(s))

@@ -268,7 +268,7 @@ async fn apply(
     mut input: ClientInput,
 ) -> Result<HttpResponse, AdminError> {
     if let Some(project) = input.project.take() {
-        let (current, _) = ops::clients::get(&Ops::of(state), &admin.ctx, client_id).await?;
+        let current = ops::clients::current(&Ops::of(state), &admin.ctx, client_id).await?;
         if project != current.project {
             return Err(AdminError::field(
                 "project",
@@ -323,7 +323,7 @@ pub async fn patch(
             "a merge patch must be a JSON object",
         ));
     }
-    let (current, _) = ops::clients::get(&Ops::of(&state), &admin.ctx, &path).await?;
+    let current = ops::clients::current(&Ops::of(&state), &admin.ctx, &path).await?;
     let mut doc = serde_json::to_value(ClientInput {
         name: current.name,
         description: current.description,

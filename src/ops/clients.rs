@@ -39,6 +39,14 @@ pub async fn get(ops: &Ops<'_>, ctx: &Context, client_id: &str) -> Result<(Clien
     Ok((client, issued))
 }
 
+/// A client as it stands, for a change the actor is about to make (a merge patch reads it
+/// first): needs the write permission only, as changing it does.
+pub async fn current(ops: &Ops<'_>, ctx: &Context, client_id: &str) -> Result<Client, OpsError> {
+    ctx.client_target(ops.db, Permission::WriteClients, client_id)
+        .await?;
+    Ok(store::clients::get(ops.db, client_id).await?)
+}
+
 /// Creates a client in `project` (default: the actor's) owned by the acting client or
 /// administrator (a root client when the CLI acts), with its first secret.
 pub async fn create(
