@@ -348,6 +348,18 @@ async fn a_project_admin_client_sees_and_changes_only_its_own_project() {
         !events.to_string().contains(&billing_id),
         "billing's client leaks into orders' audit view"
     );
+    // `?project=` narrows the root's view; another team's project is 404 for the orders admin.
+    let billing_events = root.get("/audit-events?project=billing&limit=1000").await;
+    assert!(
+        billing_events.to_string().contains(&billing_id),
+        "{billing_events}"
+    );
+    assert!(
+        !billing_events.to_string().contains(&teams.orders_admin.0),
+        "orders' events in billing's view"
+    );
+    oa.want(Method::GET, "/audit-events?project=billing", None, 404)
+        .await;
 }
 
 #[tokio::test]

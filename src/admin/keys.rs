@@ -54,6 +54,8 @@ pub async fn rotate(
 pub struct AuditQuery {
     /// Events whose actor or target is this client.
     client_id: Option<String>,
+    /// Events about this project (its clients, APIs, roles, members and itself).
+    project: Option<String>,
     /// Exact event type, e.g. `client.created`, `token.issued`.
     #[serde(rename = "type")]
     #[param(rename = "type")]
@@ -87,7 +89,7 @@ fn time_param(name: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, 
 
 #[utoipa::path(get, path = "/admin/v1/audit-events", operation_id = "list_audit_events", tag = "audit", params(AuditQuery),
     responses((status = 200, body = Page<AuditEvent>), (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, description = "No such project (or not yours)", body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = ["admin:read"])))]
 /// Admin changes and per-minute token counters, newest first.
 pub async fn audit_events(
@@ -126,7 +128,7 @@ pub async fn audit_events(
         since,
         until,
         among: None,
-        projects: None,
+        projects: q.project.clone().map(|p| vec![p]),
     };
     let (events, total) = ops::keys::audit_events(
         &Ops::of(&state),
@@ -140,6 +142,7 @@ pub async fn audit_events(
     let mut params = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in [
         ("client_id", &q.client_id),
+        ("project", &q.project),
         ("type", &q.kind),
         ("since", &q.since),
         ("until", &q.until),

@@ -51,11 +51,15 @@ pub async fn audit_events(
     limit: u64,
 ) -> Result<(Vec<AuditEvent>, u64), OpsError> {
     ctx.require(Permission::ReadAudit)?;
+    for p in filter.projects.iter().flatten() {
+        ctx.require_in(Permission::ReadAudit, p)?;
+    }
     if let Some(mut ids) = ctx.visible_clients(ops.db).await? {
         ids.extend(ctx.client_id().map(str::to_owned));
         filter.among = Some(ids);
     } else if let Some(projects) = ctx.projects() {
-        filter.projects = Some(projects);
+        // A project named by the caller is one of these (checked above).
+        filter.projects.get_or_insert(projects);
         let (mut events, total) = store::audit::page(ops.db, &filter, offset, limit).await?;
         // A person's memberships elsewhere are not this project's business.
         for e in events
