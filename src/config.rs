@@ -443,7 +443,8 @@ fn oidc(cfg: &Config) -> Result<Option<OidcSettings>, ConfigError> {
         }
     }
     Ok(Some(OidcSettings {
-        issuer: issuer.trim_end_matches('/').to_owned(),
+        // Exactly as written: providers compare it byte for byte (Auth0's ends in `/`).
+        issuer: issuer.to_owned(),
         client_id,
         client_secret: zeroize::Zeroizing::new(secret),
     }))

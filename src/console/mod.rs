@@ -13,7 +13,7 @@ use std::sync::LazyLock;
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::Service;
-use actix_web::http::{Method, header};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use askama::Template;
 
@@ -92,7 +92,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .wrap_fn(|req, srv| {
                 // SPEC §8: a state-changing request must come from the console's own origin;
                 // otherwise 403 and nothing changes (the handler never runs).
-                let refused = req.method() == Method::POST
+                let refused = !req.method().is_safe()
                     && !req
                         .app_data::<web::Data<AppState>>()
                         .is_some_and(|s| same_origin(req.request(), &s.issuer));

@@ -27,6 +27,8 @@ const OIDC_FAILED: &str = "Single sign-on did not sign you in. Sign in with your
 #[template(path = "console/continue.html")]
 struct Continue<'a> {
     css: &'a str,
+    /// Where the person goes on: the second factor, or the console.
+    next: &'a str,
 }
 
 fn redirect_uri(state: &AppState) -> String {
@@ -144,20 +146,40 @@ pub async fn callback(
         }
         return fail("no enabled administrator has this email");
     };
+    // The provider stands for the password, not for the second factor: with second factors
+    // required, the person still enters theirs (an account taken over upstream is not enough).
+    let has_factor = store::signin::totp_secret(&state.db, &person.id)
+        .await?
+        .is_some()
+        || crate::signin::passkeys::has_passkey(&state.db, &person.id).await?;
+    let needs_factor = state.settings.console.require_second_factor;
+    if needs_factor && !has_factor {
+        if let Some(wait) = throttle::failed(&state, &email, source).await {
+            return Err(ConsoleError::TooMany(wait));
+        }
+        return fail("the administrator has not enrolled a second factor");
+    }
     let started = sessions::start(
         &state.db,
         &state.settings.console,
         &person.id,
-        true,
-        None,
+        !needs_factor,
+        needs_factor.then_some(&sessions::Pending::SECOND_FACTOR),
         source,
     )
     .await?;
     tracing::info!(administrator = %person.id, "console sign-in through OpenID Connect");
-    sessions::audit(&state.db, &person.id, Some(sessions::Method::OpenIdConnect)).await;
+    if !needs_factor {
+        sessions::audit(&state.db, &person.id, Some(sessions::Method::OpenIdConnect)).await;
+    }
     // A page, not a redirect: the browser came here from the provider (cross-site), and a
     // SameSite=Strict cookie is sent only once a navigation starts on this site.
-    let mut res = render(StatusCode::OK, &Continue { css: css() });
+    let next = if needs_factor {
+        "/console/sign-in/verify"
+    } else {
+        "/console"
+    };
+    let mut res = render(StatusCode::OK, &Continue { css: css(), next });
     res.add_cookie(&cookie(
         &state,
         sessions::COOKIE,

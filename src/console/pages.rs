@@ -259,8 +259,14 @@ pub async fn verify(
     if let Some(wait) = throttle::locked(&state, &email, source).await {
         return Err(ConsoleError::TooMany(wait));
     }
+    if let Some(wait) = throttle::second_factor_locked(&state, &session.person.id).await {
+        return Err(ConsoleError::TooMany(wait));
+    }
     if !totp::verify_code(&state.db, &state.kek, &session.person.id, &form.code).await? {
         if let Some(wait) = throttle::failed(&state, &email, source).await {
+            return Err(ConsoleError::TooMany(wait));
+        }
+        if let Some(wait) = throttle::second_factor_failed(&state, &session.person.id).await {
             return Err(ConsoleError::TooMany(wait));
         }
         return Ok(render(

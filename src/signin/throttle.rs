@@ -57,3 +57,49 @@ pub async fn failed(state: &AppState, email: &str, source: Option<IpAddr>) -> Op
         .source_locked(source)
         .max(state.failures.client_locked(&key))
 }
+
+/// Wrong second factors allowed per administrator per day, whatever the sessions and sources:
+/// at the per-email rate alone, a 6-digit code would fall to a patient guesser within weeks.
+const SECOND_FACTOR_PER_DAY: u32 = 20;
+
+fn second_factor_limit() -> Option<crate::store::failures::Limit> {
+    crate::store::failures::Limit::new(SECOND_FACTOR_PER_DAY, Duration::from_secs(86_400))
+}
+
+/// How long `administrator_id`'s second factor stays refused, if it is.
+pub async fn second_factor_locked(state: &AppState, administrator_id: &str) -> Option<Duration> {
+    let limit = second_factor_limit()?;
+    let now = chrono::Utc::now().timestamp_millis();
+    match crate::store::failures::locked_for(
+        &state.db,
+        crate::store::failures::Counted::SecondFactor(administrator_id),
+        limit,
+        now,
+    )
+    .await
+    {
+        Ok(ms) => ms.map(|ms| Duration::from_millis(ms.max(0) as u64)),
+        // The database is down: the in-memory per-email limit still applies.
+        Err(_) => None,
+    }
+}
+
+/// Counts a wrong second factor of `administrator_id`; how long it is now refused, if it is.
+pub async fn second_factor_failed(state: &AppState, administrator_id: &str) -> Option<Duration> {
+    let limit = second_factor_limit()?;
+    let now = chrono::Utc::now().timestamp_millis();
+    match crate::store::failures::record(
+        &state.db,
+        crate::store::failures::Counted::SecondFactor(administrator_id),
+        limit,
+        now,
+    )
+    .await
+    {
+        Ok(Some(ms)) => {
+            tracing::warn!(administrator = %administrator_id, "second factor locked for the day");
+            Some(Duration::from_millis(ms.max(0) as u64))
+        }
+        _ => None,
+    }
+}

@@ -23,6 +23,8 @@ pub enum Counted<'a> {
     Client(&'a str),
     /// A source address.
     Source(std::net::IpAddr),
+    /// Wrong second factors of one administrator (by id): a key nothing else can reach.
+    SecondFactor(&'a str),
 }
 
 impl Counted<'_> {
@@ -37,6 +39,10 @@ impl Counted<'_> {
             Counted::Source(ip) => {
                 h.update(b"source:");
                 h.update(ip.to_canonical().to_string().as_bytes());
+            }
+            Counted::SecondFactor(id) => {
+                h.update(b"second-factor:");
+                h.update(id.as_bytes());
             }
         }
         let digest = h.finalize();

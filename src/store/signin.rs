@@ -181,6 +181,11 @@ pub async fn complete_enrollment(
     totp_credential::Entity::delete_by_id(e.administrator_id.to_owned())
         .exec(&txn)
         .await?;
+    // A recovery link starts from nothing: a passkey someone else added does not survive it.
+    passkey::Entity::delete_many()
+        .filter(passkey::Column::AdministratorId.eq(e.administrator_id))
+        .exec(&txn)
+        .await?;
     totp_credential::ActiveModel {
         administrator_id: Set(e.administrator_id.to_owned()),
         secret_jwe: Set(e.totp_secret_jwe),
