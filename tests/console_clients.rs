@@ -477,6 +477,13 @@ async fn create_client_within_the_ceiling_shows_the_secret_once() {
     let html = res.text().await.unwrap();
     assert!(html.contains("This secret will not be shown again."));
     assert_eq!(html.matches(">Copy</button>").count(), 3);
+    // The copy script is ours, embedded under its content hash; nothing inline.
+    let script = field(&html, "<script src=\"");
+    assert!(script.starts_with("/console/assets/copy.") && script.ends_with(".js"));
+    let js = b.get(&script).await;
+    assert_eq!(js.status(), 200);
+    assert!(js.text().await.unwrap().contains("clipboard"));
+    assert!(!html.contains("<script>") && !html.contains("onclick"));
     let id = shown(&html, "created-client-id");
     let secret = shown(&html, "created-client-secret");
     assert_eq!(shown(&html, "created-token-url"), s.url("/oauth2/token"));
