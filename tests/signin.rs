@@ -172,7 +172,7 @@ impl Browser {
         let res = self.code(code).await;
         assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
         assert_eq!(location(&res), "/console");
-        let home = self.get("/console").await;
+        let home = self.get("/console/account").await;
         assert_eq!(home.status(), 200);
         assert!(
             home.text()
@@ -283,7 +283,7 @@ async fn enrollment_sets_password_and_totp_then_sign_in_works() {
     let res = b.password("ada@example.COM", PASSWORD).await;
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), "/console/sign-in/verify");
-    let home = b.get("/console").await;
+    let home = b.get("/console/account").await;
     assert_eq!(home.status(), 303, "a half-done sign-in grants nothing");
     let verify = b.get("/console/sign-in/verify").await.text().await.unwrap();
     assert!(verify.contains("<label for=\"code\">Authentication code</label>"));
@@ -292,7 +292,7 @@ async fn enrollment_sets_password_and_totp_then_sign_in_works() {
     let res = b.code(&code(&secret, 1)).await;
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), "/console");
-    let home = b.get("/console").await;
+    let home = b.get("/console/account").await;
     assert_eq!(home.status(), 200);
     let html = home.text().await.unwrap();
     assert!(
@@ -450,7 +450,7 @@ async fn a_totp_code_is_accepted_once() {
         alerts(&html),
         ["Incorrect email, password or authentication code."]
     );
-    assert_eq!(other.get("/console").await.status(), 303);
+    assert_eq!(other.get("/console/account").await.status(), 303);
     // The code of the enrollment (this step) is spent too.
     let res = other.code(&code(&secret, 0)).await;
     assert_eq!(res.status(), 401);
@@ -605,7 +605,7 @@ async fn tessera_admins_disable_ends_the_session_at_once() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let res = b.get("/console").await;
+    let res = b.get("/console/account").await;
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), "/console/sign-in");
     let res = Browser::new(&s)
@@ -633,7 +633,7 @@ async fn a_session_is_refused_once_its_administrator_is_disabled() {
     let mut admin: entity::administrator::ActiveModel = administrator(&db, &id).await.into();
     admin.enabled = Set(false);
     admin.update(&db).await.unwrap();
-    let res = b.get("/console").await;
+    let res = b.get("/console/account").await;
     assert_eq!(res.status(), 303);
     assert_eq!(location(&res), "/console/sign-in");
     let left = sessions_of(&db, &id).await;
@@ -652,7 +652,7 @@ async fn a_cross_origin_post_is_refused_and_changes_nothing() {
     let b = Browser::new(&s);
     b.sign_in("origin@example.com", PASSWORD, &code(&secret, 1))
         .await;
-    let csrf = b.csrf("/console").await;
+    let csrf = b.csrf("/console/account").await;
     for (name, value) in [
         ("Sec-Fetch-Site", "cross-site"),
         ("Sec-Fetch-Site", "same-site"),
@@ -674,7 +674,11 @@ async fn a_cross_origin_post_is_refused_and_changes_nothing() {
         .post_with("/console/sign-out", &[("csrf", csrf.as_str())], &[])
         .await;
     assert_eq!(res.status(), 403);
-    assert_eq!(b.get("/console").await.status(), 200, "still signed in");
+    assert_eq!(
+        b.get("/console/account").await.status(),
+        200,
+        "still signed in"
+    );
     // A matching Origin (a browser without Fetch Metadata) passes.
     let res = b
         .post_with(
@@ -684,7 +688,7 @@ async fn a_cross_origin_post_is_refused_and_changes_nothing() {
         )
         .await;
     assert_eq!(res.status(), 303);
-    assert_eq!(b.get("/console").await.status(), 303);
+    assert_eq!(b.get("/console/account").await.status(), 303);
     // A cross-origin sign-in with the right password starts no session.
     let other = Browser::new(&s);
     let csrf = other.csrf("/console/sign-in").await;
@@ -718,7 +722,11 @@ async fn a_post_without_its_csrf_token_is_refused() {
             .status(),
         403
     );
-    assert_eq!(b.get("/console").await.status(), 200, "still signed in");
+    assert_eq!(
+        b.get("/console/account").await.status(),
+        200,
+        "still signed in"
+    );
     // The sign-in form needs its token too (login CSRF).
     let fresh = Browser::new(&s);
     let res = fresh
@@ -865,8 +873,8 @@ async fn sign_out_ends_the_server_session() {
         .await;
     let cookie = res.headers()["set-cookie"].to_str().unwrap();
     let cookie = cookie.split(';').next().unwrap().to_owned();
-    assert_eq!(b.get("/console").await.status(), 200);
-    let csrf = b.csrf("/console").await;
+    assert_eq!(b.get("/console/account").await.status(), 200);
+    let csrf = b.csrf("/console/account").await;
     let res = b.post("/console/sign-out", &[("csrf", &csrf)]).await;
     assert_eq!(res.status(), 303);
     assert!(
@@ -963,10 +971,10 @@ async fn sessions_end_after_the_idle_and_the_absolute_timeouts() {
     b.sign_in(idle, PASSWORD, &code(idle_secret, 1)).await;
     // Used 29 minutes ago, begun 7 hours ago: still live (defaults 30 min and 8 h).
     age_sessions(&db, idle_id, TimeDelta::minutes(29), TimeDelta::hours(7)).await;
-    assert_eq!(b.get("/console").await.status(), 200);
+    assert_eq!(b.get("/console/account").await.status(), 200);
     // Idle for 31 minutes: over.
     age_sessions(&db, idle_id, TimeDelta::minutes(31), TimeDelta::hours(1)).await;
-    assert_eq!(b.get("/console").await.status(), 303);
+    assert_eq!(b.get("/console/account").await.status(), 303);
 
     // Used a second ago, but begun 8 hours and a minute ago: over.
     let b = Browser::new(&s);
@@ -978,7 +986,7 @@ async fn sessions_end_after_the_idle_and_the_absolute_timeouts() {
         TimeDelta::minutes(8 * 60 + 1),
     )
     .await;
-    assert_eq!(b.get("/console").await.status(), 303);
+    assert_eq!(b.get("/console/account").await.status(), 303);
 
     // A half-done sign-in lasts five minutes.
     let b = Browser::new(&s);
@@ -1003,7 +1011,7 @@ async fn a_new_password_ends_every_session() {
     let new_secret = other.enroll(&token, "another long passphrase").await;
     assert_ne!(new_secret, secret);
     assert_eq!(
-        b.get("/console").await.status(),
+        b.get("/console/account").await.status(),
         303,
         "the old session ended"
     );
@@ -1056,7 +1064,7 @@ async fn a_passkey_is_added_when_signed_in_and_then_serves_as_the_second_factor(
     let b = Browser::new(&s);
     b.sign_in("keys@example.com", PASSWORD, &code(&secret, 1))
         .await;
-    let csrf = b.csrf("/console").await;
+    let csrf = b.csrf("/console/account").await;
     let empty = serde_json::json!({});
 
     // The script's calls need the CSRF header.
@@ -1117,7 +1125,7 @@ async fn a_passkey_is_added_when_signed_in_and_then_serves_as_the_second_factor(
     );
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["location"], "/console");
-    assert_eq!(other.get("/console").await.status(), 200);
+    assert_eq!(other.get("/console/account").await.status(), 200);
 
     // The same assertion, replayed in another sign-in, is refused like any wrong factor.
     let third = Browser::new(&s);
@@ -1135,7 +1143,7 @@ async fn a_passkey_is_added_when_signed_in_and_then_serves_as_the_second_factor(
         body["error"],
         "Incorrect email, password or authentication code."
     );
-    assert_eq!(third.get("/console").await.status(), 303);
+    assert_eq!(third.get("/console/account").await.status(), 303);
 
     // Adding a passkey needs a second factor within console.reauth_minutes (10).
     entity::admin_session::Entity::update_many()
@@ -1147,7 +1155,7 @@ async fn a_passkey_is_added_when_signed_in_and_then_serves_as_the_second_factor(
         .exec(&db)
         .await
         .unwrap();
-    let csrf = other.csrf("/console").await;
+    let csrf = other.csrf("/console/account").await;
     let res = post_json(&other, "/console/passkeys/options", &csrf, &empty).await;
     assert_eq!(res.status(), 403);
 }
@@ -1300,7 +1308,7 @@ async fn an_upstream_openid_sign_in_works_for_an_existing_enabled_administrator_
         html.contains("http-equiv=\"refresh\" content=\"0; url=/console\""),
         "{html}"
     );
-    let home = http.get(s.url("/console")).send().await.unwrap();
+    let home = http.get(s.url("/console/account")).send().await.unwrap();
     assert_eq!(home.status(), 200);
     assert!(home.text().await.unwrap().contains("(ada@example.com)"));
 

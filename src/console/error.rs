@@ -34,9 +34,25 @@ pub enum ConsoleError {
     /// Password verification is saturated, or the database does not answer.
     #[error("unavailable")]
     Unavailable,
+    /// A domain operation refused: its message is shown (it names no secret).
+    #[error("{0}")]
+    Refused(String),
     /// Anything else; logged, never shown.
     #[error(transparent)]
     Internal(SigninError),
+}
+
+impl From<crate::ops::OpsError> for ConsoleError {
+    fn from(e: crate::ops::OpsError) -> Self {
+        use crate::ops::OpsError;
+        match e {
+            OpsError::NotFound(_) => ConsoleError::NotFound,
+            OpsError::InsufficientScope(_) => ConsoleError::Forbidden,
+            OpsError::Store(StoreError::NotFound(_)) => ConsoleError::NotFound,
+            OpsError::Store(s) => s.into(),
+            other => ConsoleError::Refused(other.to_string()),
+        }
+    }
 }
 
 impl From<SigninError> for ConsoleError {
@@ -80,7 +96,7 @@ impl ResponseError for ConsoleError {
     fn status_code(&self) -> StatusCode {
         match self {
             ConsoleError::SignInRequired => StatusCode::SEE_OTHER,
-            ConsoleError::Forbidden => StatusCode::FORBIDDEN,
+            ConsoleError::Forbidden | ConsoleError::Refused(_) => StatusCode::FORBIDDEN,
             ConsoleError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             ConsoleError::NotFound | ConsoleError::EnrollmentInvalid => StatusCode::NOT_FOUND,
             ConsoleError::BadForm => StatusCode::BAD_REQUEST,
@@ -109,6 +125,7 @@ impl ResponseError for ConsoleError {
             ConsoleError::NotFound => ("Not found", "There is no such page."),
             ConsoleError::EnrollmentInvalid => ("Enrollment link not valid", ENROLLMENT_INVALID),
             ConsoleError::BadForm => ("Bad request", "The form could not be read."),
+            ConsoleError::Refused(message) => ("Not allowed", message.as_str()),
             ConsoleError::Unavailable => (
                 "Busy",
                 "The server is busy or its database does not answer. Try again shortly.",

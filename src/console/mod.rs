@@ -1,8 +1,9 @@
 //! The web console (`/console`, SPEC §8): server-rendered pages (askama: templates checked at
 //! compile time, escaped by default) that work without JavaScript. This slice holds sign-in,
-//! enrollment and sign-out; every response carries the security headers of §8, and every POST
+//! enrollment, sign-out, the Account page and the Clients pages; every response carries the security headers of §8, and every POST
 //! must come from the console's own origin and carry the CSRF token of its session.
 
+mod clients;
 mod enroll;
 mod error;
 mod oidc;
@@ -64,6 +65,16 @@ static JS: LazyLock<Asset> = LazyLock::new(|| {
     )
 });
 
+/// Copy buttons (progressive enhancement).
+static COPY_JS: LazyLock<Asset> = LazyLock::new(|| {
+    Asset::new(
+        "copy",
+        "js",
+        include_str!("copy.js"),
+        "text/javascript; charset=utf-8",
+    )
+});
+
 /// The Content-Security-Policy of every console response (SPEC §8).
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
     img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
@@ -112,6 +123,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             })
             .route("", web::get().to(pages::home))
             .route("/", web::get().to(pages::home))
+            .route("/account", web::get().to(pages::account))
+            .route("/clients", web::get().to(clients::list))
+            .route("/clients", web::post().to(clients::create))
+            .route("/clients/new", web::get().to(clients::new))
             .route("/sign-in", web::get().to(pages::sign_in_form))
             .route("/sign-in", web::post().to(pages::sign_in))
             .route("/sign-in/oidc", web::get().to(oidc::begin))
@@ -178,7 +193,10 @@ pub fn same_origin(req: &HttpRequest, issuer: &str) -> bool {
 
 async fn asset(name: web::Path<String>) -> HttpResponse {
     let wanted = format!("/console/assets/{name}");
-    let Some(asset) = [&*CSS, &*JS].into_iter().find(|a| a.path == wanted) else {
+    let Some(asset) = [&*CSS, &*JS, &*COPY_JS]
+        .into_iter()
+        .find(|a| a.path == wanted)
+    else {
         return ConsoleError::NotFound.error_response();
     };
     HttpResponse::Ok()
@@ -315,6 +333,11 @@ fn css() -> &'static str {
 /// The path of the passkey script, for templates.
 fn js() -> &'static str {
     &JS.path
+}
+
+/// The path of the copy-button script, for templates.
+fn copy_js() -> &'static str {
+    &COPY_JS.path
 }
 
 #[cfg(test)]

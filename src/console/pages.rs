@@ -6,6 +6,7 @@ use askama::Template;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
+use super::clients::Nav;
 use super::error::SIGN_IN_FAILED;
 use super::{
     ConsoleError, SIGN_IN_CSRF_COOKIE, SignedIn, cookie, css, current_session, js, removal, render,
@@ -45,12 +46,10 @@ struct VerifyPage<'a> {
 
 #[derive(Template)]
 #[template(path = "console/home.html")]
-struct HomePage<'a> {
+struct AccountPage<'a> {
     css: &'a str,
     js: &'a str,
-    csrf: &'a str,
-    display_name: &'a str,
-    email: &'a str,
+    nav: Nav,
 }
 
 /// `?enrolled=1` after an enrollment.
@@ -294,16 +293,19 @@ pub async fn verify(
         .finish())
 }
 
-/// `GET /console`: who is signed in (the real pages come with issue #14).
-pub async fn home(SignedIn(s): SignedIn) -> HttpResponse {
+/// `GET /console`: the default page is Clients.
+pub async fn home(_: SignedIn) -> HttpResponse {
+    see_other("/console/clients").finish()
+}
+
+/// `GET /console/account`: who is signed in, and their passkeys.
+pub async fn account(SignedIn(s): SignedIn) -> HttpResponse {
     render(
         StatusCode::OK,
-        &HomePage {
+        &AccountPage {
             css: css(),
             js: js(),
-            csrf: &s.csrf_token,
-            display_name: &s.person.display_name,
-            email: &s.person.email,
+            nav: Nav::of(&s, None),
         },
     )
 }

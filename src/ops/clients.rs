@@ -29,6 +29,26 @@ pub async fn list(
     Ok(store::clients::page(ops.db, among.as_deref(), projects.as_deref(), offset, limit).await?)
 }
 
+/// A searched, filtered, sorted page of the clients the actor may see (the rules of
+/// [`list`]), and how many match.
+pub async fn search(
+    ops: &Ops<'_>,
+    ctx: &Context,
+    project: Option<&str>,
+    query: &store::clients::ClientQuery,
+) -> Result<(Vec<Client>, u64), OpsError> {
+    ctx.require(Permission::ReadClients)?;
+    let projects = match project {
+        Some(p) => {
+            ctx.require_in(Permission::ReadClients, p)?;
+            Some(vec![p.to_owned()])
+        }
+        None => ctx.projects(),
+    };
+    let among = ctx.visible_clients(ops.db).await?;
+    Ok(store::clients::search_page(ops.db, among.as_deref(), projects.as_deref(), query).await?)
+}
+
 /// One client and the tokens issued to it in the last 24 hours.
 pub async fn get(ops: &Ops<'_>, ctx: &Context, client_id: &str) -> Result<(Client, u64), OpsError> {
     ctx.client_target(ops.db, Permission::ReadClients, client_id)

@@ -181,17 +181,19 @@ async fn check_fields(
         }
     }
     let mut allowed_ips = Vec::with_capacity(f.allowed_ips.len());
+    // Every bad entry is named, not only the first.
+    let mut bad_ips: Vec<String> = Vec::new();
     for ip in &f.allowed_ips {
         match crate::store::parse_ip_range(ip) {
             Some(net) => allowed_ips.push(net.to_string()),
-            None => {
-                errors.push((
-                    "allowed_ips",
-                    format!("{ip:?} is not an IPv4/IPv6 address or CIDR"),
-                ));
-                break;
+            None if bad_ips.len() < 20 => {
+                bad_ips.push(format!("{ip:?} is not an IPv4/IPv6 address or CIDR"));
             }
+            None => {}
         }
+    }
+    if !bad_ips.is_empty() {
+        errors.push(("allowed_ips", bad_ips.join("; ")));
     }
     allowed_ips.sort();
     allowed_ips.dedup();
@@ -792,4 +794,115 @@ fn to_client(m: client::Model, mut scopes: Vec<String>, mut roles: Vec<String>) 
         updated_at: m.updated_at,
         last_used_at: m.last_used_at,
     }
+}
+
+/// The column a client list is sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClientSort {
+    /// Display name.
+    #[default]
+    Name,
+    /// Client id.
+    ClientId,
+    /// Creation time.
+    Created,
+    /// Last successful token request (never redeemed sorts first ascending).
+    LastUsed,
+    /// Enabled or disabled.
+    Status,
+}
+
+/// What a searched, filtered, sorted page of clients asks for.
+#[derive(Debug, Clone, Default)]
+pub struct ClientQuery {
+    /// Part of a name or client id, matched case-insensitively.
+    pub text: Option<String>,
+    /// Only enabled (`true`) or disabled (`false`) clients.
+    pub enabled: Option<bool>,
+    /// The sort column; the client id breaks ties.
+    pub sort: ClientSort,
+    /// Descending instead of ascending.
+    pub descending: bool,
+    /// Rows to skip.
+    pub offset: u64,
+    /// Rows to return.
+    pub limit: u64,
+}
+
+/// A page of clients matching `query` and the count of all that match, filtering, sorting and
+/// paging in SQL; `among` limits it to those ids, `projects` to those projects.
+pub async fn search_page(
+    db: &impl ConnectionTrait,
+    among: Option<&[String]>,
+    projects: Option<&[String]>,
+    query: &ClientQuery,
+) -> Result<(Vec<Client>, u64), StoreError> {
+    use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, NullOrdering, Order};
+    let scoped = || {
+        let mut q = client::Entity::find();
+        if let Some(ids) = among {
+            q = q.filter(client::Column::ClientId.is_in(ids.iter().cloned()));
+        }
+        if let Some(ps) = projects {
+            q = q.filter(client::Column::Project.is_in(ps.iter().cloned()));
+        }
+        if let Some(enabled) = query.enabled {
+            q = q.filter(client::Column::Enabled.eq(enabled));
+        }
+        if let Some(text) = query
+            .text
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
+            let mut escaped = String::with_capacity(text.len() + 2);
+            escaped.push('%');
+            for c in text.to_lowercase().chars() {
+                if matches!(c, '%' | '_' | '\\') {
+                    escaped.push('\\');
+                }
+                escaped.push(c);
+            }
+            escaped.push('%');
+            let like = |col: client::Column| {
+                Expr::expr(Func::lower(Expr::col((client::Entity, col))))
+                    .like(LikeExpr::new(escaped.clone()).escape('\\'))
+            };
+            q = q.filter(
+                sea_orm::Condition::any()
+                    .add(like(client::Column::Name))
+                    .add(like(client::Column::ClientId)),
+            );
+        }
+        q
+    };
+    let total = scoped().count(db).await?;
+    let order = if query.descending {
+        Order::Desc
+    } else {
+        Order::Asc
+    };
+    let q = scoped();
+    let q = match query.sort {
+        ClientSort::Name => q.order_by(client::Column::Name, order.clone()),
+        ClientSort::ClientId => q,
+        ClientSort::Created => q.order_by(client::Column::CreatedAt, order.clone()),
+        ClientSort::LastUsed => q.order_by_with_nulls(
+            client::Column::LastUsedAt,
+            order.clone(),
+            if query.descending {
+                NullOrdering::Last
+            } else {
+                NullOrdering::First
+            },
+        ),
+        ClientSort::Status => q.order_by(client::Column::Enabled, order.clone()),
+    };
+    let models = q
+        .order_by(client::Column::ClientId, order)
+        .offset(query.offset)
+        .limit(query.limit)
+        .all(db)
+        .await?;
+    Ok((with_grants(db, models).await?, total))
 }

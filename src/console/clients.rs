@@ -1,0 +1,551 @@
+//! The Clients pages (SPEC §8, issue #14): the table (search, status filter, sort, pages) and
+//! Create client, whose result page shows the new secret once. Every handler loads the
+//! administrator as they are now and calls the same domain operations as the admin API.
+
+use std::collections::BTreeSet;
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{ConsoleError, SignedIn, copy_js, css, render};
+use crate::ops::{self, Actor, Context, Ops, OpsError};
+use crate::signin::sessions::Session;
+use crate::state::AppState;
+use crate::store::administrators::Administrator;
+use crate::store::clients::{ClientQuery, ClientSort};
+use crate::store::{self, ClientFields, StoreError};
+
+/// Rows of the Clients table per page.
+pub const PAGE_SIZE: u64 = 50;
+
+/// The header of every signed-in page: who, where to go, and Sign out.
+pub struct Nav {
+    pub display_name: String,
+    pub email: String,
+    pub csrf: String,
+    /// Whether to offer Create client: a manager (admin, owner) of some project, or a
+    /// superadmin. The operation decides; this only hides a link that would be refused.
+    pub can_create: bool,
+}
+
+impl Nav {
+    pub fn of(session: &Session, admin: Option<&Administrator>) -> Self {
+        Nav {
+            display_name: session.person.display_name.clone(),
+            email: session.person.email.clone(),
+            csrf: session.csrf_token.clone(),
+            can_create: admin.is_some_and(|a| {
+                a.enabled && (a.superadmin || a.memberships.iter().any(|m| m.role.manages()))
+            }),
+        }
+    }
+}
+
+/// The administrator behind the session, as they are now, and the context they act in.
+async fn acting(
+    state: &AppState,
+    session: &Session,
+) -> Result<(Administrator, Context), ConsoleError> {
+    let admin = match store::administrators::get(&state.db, &session.person.id).await {
+        Ok(a) => a,
+        Err(StoreError::NotFound(_)) => return Err(ConsoleError::SignInRequired),
+        Err(e) => return Err(e.into()),
+    };
+    let ctx = Context::administrator(
+        admin.clone(),
+        Actor::Administrator(session.person.id.clone()),
+    );
+    Ok((admin, ctx))
+}
+
+/// `?q=&status=&sort=&order=&page=`; anything unknown falls back to the default.
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    sort: String,
+    #[serde(default)]
+    order: String,
+    #[serde(default)]
+    page: Option<String>,
+}
+
+struct Header {
+    label: &'static str,
+    href: String,
+    aria_sort: Option<&'static str>,
+}
+
+struct Row {
+    name: String,
+    client_id: String,
+    created: String,
+    last_used: String,
+    status: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "console/clients.html")]
+struct ClientsPage<'a> {
+    css: &'a str,
+    nav: Nav,
+    /// Why nothing can be shown.
+    notice: Option<String>,
+    q: String,
+    status: String,
+    sort: &'static str,
+    order: &'static str,
+    headers: Vec<Header>,
+    rows: Vec<Row>,
+    total: u64,
+    page: u64,
+    pages: u64,
+    prev: Option<String>,
+    next: Option<String>,
+}
+
+const COLUMNS: [(&str, &str, ClientSort); 5] = [
+    ("Name", "name", ClientSort::Name),
+    ("Client ID", "client_id", ClientSort::ClientId),
+    ("Created", "created", ClientSort::Created),
+    ("Last redeemed", "last_used", ClientSort::LastUsed),
+    ("Status", "status", ClientSort::Status),
+];
+
+fn when(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// A link to the table with these parameters (only the set ones).
+fn link(q: &str, status: &str, sort: &str, order: &str, page: u64) -> String {
+    let mut url = url::form_urlencoded::Serializer::new(String::new());
+    if !q.is_empty() {
+        url.append_pair("q", q);
+    }
+    if !status.is_empty() {
+        url.append_pair("status", status);
+    }
+    url.append_pair("sort", sort);
+    url.append_pair("order", order);
+    if page > 1 {
+        url.append_pair("page", &page.to_string());
+    }
+    format!("/console/clients?{}", url.finish())
+}
+
+/// `GET /console/clients`: the Clients table.
+pub async fn list(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ConsoleError> {
+    let SignedIn(session) = signed_in;
+    let (admin, ctx) = acting(&state, &session).await?;
+    let q = query.q.trim().chars().take(200).collect::<String>();
+    let (status, enabled) = match query.status.as_str() {
+        "enabled" => ("enabled", Some(true)),
+        "disabled" => ("disabled", Some(false)),
+        _ => ("", None),
+    };
+    let (sort_key, sort) = COLUMNS
+        .iter()
+        .find(|(_, key, _)| *key == query.sort)
+        .map_or(("name", ClientSort::Name), |(_, key, s)| (*key, *s));
+    let descending = query.order == "desc";
+    let order = if descending { "desc" } else { "asc" };
+    let page = query
+        .page
+        .as_deref()
+        .and_then(|p| p.parse::<u64>().ok())
+        .unwrap_or(1)
+        .clamp(1, u64::MAX / PAGE_SIZE);
+    let wanted = ClientQuery {
+        text: (!q.is_empty()).then(|| q.clone()),
+        enabled,
+        sort,
+        descending,
+        offset: (page - 1) * PAGE_SIZE,
+        limit: PAGE_SIZE,
+    };
+    let (status_code, notice, (clients, total)) =
+        match ops::clients::search(&Ops::of(&state), &ctx, None, &wanted).await {
+            Ok(found) => (StatusCode::OK, None, found),
+            // No role in any project: the page, with the reason, and nothing in it.
+            Err(OpsError::Forbidden(message)) => {
+                (StatusCode::FORBIDDEN, Some(message), (Vec::new(), 0))
+            }
+            Err(e) => return Err(e.into()),
+        };
+    let pages = total.div_ceil(PAGE_SIZE).max(1);
+    let headers = COLUMNS
+        .iter()
+        .map(|(label, key, _)| {
+            let current = *key == sort_key;
+            let next_order = if current && !descending {
+                "desc"
+            } else {
+                "asc"
+            };
+            Header {
+                label,
+                href: link(&q, status, key, next_order, 1),
+                aria_sort: current.then_some(if descending {
+                    "descending"
+                } else {
+                    "ascending"
+                }),
+            }
+        })
+        .collect();
+    let rows = clients
+        .into_iter()
+        .map(|c| Row {
+            name: c.name,
+            client_id: c.client_id,
+            created: when(c.created_at),
+            last_used: c.last_used_at.map_or_else(|| "Never".to_owned(), when),
+            status: if c.enabled { "Enabled" } else { "Disabled" },
+        })
+        .collect();
+    Ok(render(
+        status_code,
+        &ClientsPage {
+            css: css(),
+            nav: Nav::of(&session, Some(&admin)),
+            notice,
+            prev: (page > 1).then(|| link(&q, status, sort_key, order, page - 1)),
+            next: (page < pages).then(|| link(&q, status, sort_key, order, page + 1)),
+            q,
+            status: status.to_owned(),
+            sort: sort_key,
+            order,
+            headers,
+            rows,
+            total,
+            page,
+            pages,
+        },
+    ))
+}
+
+/// One row of the permissions grid.
+struct ApiRow {
+    name: String,
+    read: bool,
+    write: bool,
+    read_checked: bool,
+    write_checked: bool,
+}
+
+/// Messages per field, shown beside them.
+#[derive(Default)]
+struct FieldErrors {
+    /// About the whole form (a refusal of the operation).
+    form: Option<String>,
+    name: Option<String>,
+    description: Option<String>,
+    scopes: Option<String>,
+    allowed_ips: Option<String>,
+    token_ttl: Option<String>,
+}
+
+impl FieldErrors {
+    fn any(&self) -> bool {
+        self.name.is_some()
+            || self.description.is_some()
+            || self.scopes.is_some()
+            || self.allowed_ips.is_some()
+            || self.token_ttl.is_some()
+    }
+
+    fn add(&mut self, field: &str, message: String) {
+        let slot = match field {
+            "name" => &mut self.name,
+            "description" => &mut self.description,
+            "allowed_ips" => &mut self.allowed_ips,
+            "token_ttl_seconds" => &mut self.token_ttl,
+            _ => &mut self.scopes,
+        };
+        match slot {
+            Some(existing) => {
+                existing.push_str("; ");
+                existing.push_str(&message);
+            }
+            None => *slot = Some(message),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/client_new.html")]
+struct NewClientPage<'a> {
+    css: &'a str,
+    nav: Nav,
+    errors: FieldErrors,
+    projects: Vec<String>,
+    project: String,
+    apis: Vec<ApiRow>,
+    name: String,
+    description: String,
+    allowed_ips: String,
+    token_ttl: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/client_created.html")]
+struct CreatedPage<'a> {
+    css: &'a str,
+    copy_js: &'a str,
+    nav: Nav,
+    client_id: String,
+    client_secret: &'a str,
+    token_url: String,
+}
+
+/// What the form held, to show it again after a refusal.
+#[derive(Default)]
+struct Entered {
+    project: Option<String>,
+    name: String,
+    description: String,
+    scopes: BTreeSet<String>,
+    allowed_ips: String,
+    token_ttl: String,
+}
+
+/// The projects where the person may create clients (the operation still decides).
+async fn creatable_projects(
+    ops: &Ops<'_>,
+    ctx: &Context,
+    admin: &Administrator,
+) -> Result<Vec<String>, ConsoleError> {
+    Ok(ops::people::projects(ops, ctx)
+        .await?
+        .into_iter()
+        .map(|p| p.name)
+        .filter(|p| admin.manages(p))
+        .collect())
+}
+
+/// The Create client form for `entered`, with `status` and errors.
+async fn new_form(
+    state: &AppState,
+    session: &Session,
+    admin: &Administrator,
+    ctx: &Context,
+    entered: Entered,
+    status: StatusCode,
+    errors: FieldErrors,
+) -> Result<HttpResponse, ConsoleError> {
+    let ops = Ops::of(state);
+    let projects = creatable_projects(&ops, ctx, admin).await?;
+    if projects.is_empty() {
+        return Err(ConsoleError::Refused(
+            "You may not create clients in any project.".into(),
+        ));
+    }
+    let project = entered
+        .project
+        .filter(|p| projects.contains(p))
+        .unwrap_or_else(|| projects[0].clone());
+    let apis = ops::catalog::apis(&ops, ctx, Some(&project))
+        .await?
+        .into_iter()
+        .map(|a| ApiRow {
+            read: a.offers("read"),
+            write: a.offers("write"),
+            read_checked: entered.scopes.contains(&format!("{}:read", a.name)),
+            write_checked: entered.scopes.contains(&format!("{}:write", a.name)),
+            name: a.name,
+        })
+        .collect();
+    Ok(render(
+        status,
+        &NewClientPage {
+            css: css(),
+            nav: Nav::of(session, Some(admin)),
+            errors,
+            projects,
+            project,
+            apis,
+            name: entered.name,
+            description: entered.description,
+            allowed_ips: entered.allowed_ips,
+            token_ttl: entered.token_ttl,
+        },
+    ))
+}
+
+/// `?project=` to show the permissions of another of the person's projects.
+#[derive(Deserialize)]
+pub struct NewQuery {
+    project: Option<String>,
+}
+
+/// `GET /console/clients/new`.
+pub async fn new(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    query: web::Query<NewQuery>,
+) -> Result<HttpResponse, ConsoleError> {
+    let SignedIn(session) = signed_in;
+    let (admin, ctx) = acting(&state, &session).await?;
+    let entered = Entered {
+        project: query.into_inner().project,
+        ..Entered::default()
+    };
+    new_form(
+        &state,
+        &session,
+        &admin,
+        &ctx,
+        entered,
+        StatusCode::OK,
+        FieldErrors::default(),
+    )
+    .await
+}
+
+/// `POST /console/clients`: creates the client and answers with its secret, once. The
+/// answer to a POST is not fetched again by a GET, so reloading never shows it.
+pub async fn create(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    form: web::Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, ConsoleError> {
+    let form = form.into_inner();
+    let one = |key: &str| {
+        form.iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    // Nothing is read or changed for a form without this session's token.
+    signed_in.check_csrf(&one("csrf"))?;
+    let SignedIn(session) = signed_in;
+    let (admin, ctx) = acting(&state, &session).await?;
+    let entered = Entered {
+        project: Some(one("project")).filter(|p| !p.is_empty()),
+        name: one("name"),
+        description: one("description"),
+        scopes: form
+            .iter()
+            .filter(|(k, _)| k == "scope")
+            .map(|(_, v)| v.clone())
+            .collect(),
+        allowed_ips: one("allowed_ips"),
+        token_ttl: one("token_ttl_seconds").trim().to_owned(),
+    };
+    let mut errors = FieldErrors::default();
+    let token_ttl_seconds = if entered.token_ttl.is_empty() {
+        None
+    } else {
+        match entered.token_ttl.parse::<u32>() {
+            Ok(t) => Some(t),
+            Err(_) => {
+                errors.add(
+                    "token_ttl_seconds",
+                    "must be a whole number of seconds".into(),
+                );
+                None
+            }
+        }
+    };
+    if errors.any() {
+        return new_form(
+            &state,
+            &session,
+            &admin,
+            &ctx,
+            entered,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            errors,
+        )
+        .await;
+    }
+    let fields = ClientFields {
+        name: entered.name.clone(),
+        description: entered.description.clone(),
+        enabled: true,
+        scopes: entered.scopes.iter().cloned().collect(),
+        roles: Vec::new(),
+        allowed_ips: entered
+            .allowed_ips
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        token_ttl_seconds,
+    };
+    let ops = Ops::of(&state);
+    match ops::clients::create(&ops, &ctx, entered.project.clone(), fields).await {
+        Ok((client, secret)) => {
+            let mut res = render(
+                StatusCode::OK,
+                &CreatedPage {
+                    css: css(),
+                    copy_js: copy_js(),
+                    nav: Nav::of(&session, Some(&admin)),
+                    client_id: client.client_id,
+                    client_secret: secret.expose(),
+                    token_url: format!("{}/oauth2/token", state.issuer),
+                },
+            );
+            res.headers_mut().insert(
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static("no-store"),
+            );
+            Ok(res)
+        }
+        Err(OpsError::Invalid(list) | OpsError::Store(StoreError::Validation(list))) => {
+            for (field, message) in list {
+                errors.add(field, message);
+            }
+            new_form(
+                &state,
+                &session,
+                &admin,
+                &ctx,
+                entered,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                errors,
+            )
+            .await
+        }
+        Err(OpsError::Store(StoreError::Invalid { field, message })) => {
+            errors.add(field, message);
+            new_form(
+                &state,
+                &session,
+                &admin,
+                &ctx,
+                entered,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                errors,
+            )
+            .await
+        }
+        Err(OpsError::Forbidden(message)) => {
+            new_form(
+                &state,
+                &session,
+                &admin,
+                &ctx,
+                entered,
+                StatusCode::FORBIDDEN,
+                FieldErrors {
+                    form: Some(message),
+                    ..errors
+                },
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
