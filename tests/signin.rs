@@ -1288,9 +1288,10 @@ fn oidc_browser() -> reqwest::Client {
 #[tokio::test]
 async fn an_upstream_openid_sign_in_works_for_an_existing_enabled_administrator_only() {
     let (t, _provider) = with_provider("upstream-secret");
-    new_admin(&t, "ada@example.com");
+    let (_, ada_token) = new_admin(&t, "ada@example.com");
     new_admin(&t, "unverified@example.com");
     let s = t.serve();
+    let ada_secret = Browser::new(&s).enroll(&ada_token, PASSWORD).await;
     let page = Browser::new(&s)
         .get("/console/sign-in")
         .await
@@ -1304,10 +1305,39 @@ async fn an_upstream_openid_sign_in_works_for_an_existing_enabled_administrator_
     assert_eq!(res.status(), 200, "{}", s.log());
     assert!(res.url().path().ends_with("/console/sign-in/oidc/callback"));
     let html = res.text().await.unwrap();
+    // The provider stands for the password only: the second factor is still asked for.
     assert!(
-        html.contains("http-equiv=\"refresh\" content=\"0; url=/console\""),
+        html.contains("http-equiv=\"refresh\" content=\"0; url=/console/sign-in/verify\""),
         "{html}"
     );
+    let half = http.get(s.url("/console/account")).send().await.unwrap();
+    assert!(
+        half.url().path().ends_with("/console/sign-in/verify")
+            || half.url().path().ends_with("/console/sign-in"),
+        "a single sign-on without the second factor grants nothing: {}",
+        half.url()
+    );
+    let verify = http
+        .get(s.url("/console/sign-in/verify"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = field(&verify, "name=\"csrf\" value=\"");
+    let done = http
+        .post(s.url("/console/sign-in/verify"))
+        .header("Sec-Fetch-Site", "same-origin")
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("code", code(&ada_secret, 1).as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    // Verified: on to the console (Ada has no project yet, so its Clients page refuses).
+    assert_eq!(done.url().path(), "/console/clients", "{}", done.status());
     let home = http.get(s.url("/console/account")).send().await.unwrap();
     assert_eq!(home.status(), 200);
     assert!(home.text().await.unwrap().contains("(ada@example.com)"));
@@ -1378,4 +1408,42 @@ async fn an_upstream_answer_not_begun_in_this_browser_is_refused() {
     let callback = res.headers()["location"].to_str().unwrap().to_owned();
     let tampered = callback.replace("state=", "state=x");
     assert_eq!(attacker.get(&tampered).send().await.unwrap().status(), 401);
+}
+
+#[tokio::test]
+async fn twenty_wrong_codes_lock_the_second_factor_for_the_day_whatever_the_other_limits() {
+    let mut t = Tessera::new();
+    // The per-email and per-source limits out of the way: the daily second-factor limit alone.
+    t.set("TESSERA__LIMITS__FAILED_AUTH_PER_CLIENT", "100000")
+        .set("TESSERA__LIMITS__FAILED_AUTH_PER_SOURCE", "100000");
+    let (s, secret, _db, _id) = enrolled(&t, "ada@example.com").await;
+    let b = Browser::new(&s);
+    let res = b.password("ada@example.com", PASSWORD).await;
+    assert_eq!(location(&res), "/console/sign-in/verify");
+    let wrong = code(&secret, 5);
+    let mut refused_at = None;
+    for i in 1..=21 {
+        let res = b.code(&wrong).await;
+        match res.status().as_u16() {
+            401 => {}
+            429 => {
+                assert!(res.headers().contains_key("retry-after"));
+                refused_at = Some(i);
+                break;
+            }
+            other => panic!("wrong code {i}: {other}"),
+        }
+    }
+    assert_eq!(
+        refused_at,
+        Some(21),
+        "20 wrong codes a day are allowed, the 21st is refused"
+    );
+    // Even the right code is refused now, from a fresh password step too.
+    let b = Browser::new(&s);
+    let res = b.password("ada@example.com", PASSWORD).await;
+    assert_eq!(location(&res), "/console/sign-in/verify");
+    let res = b.code(&code(&secret, 1)).await;
+    assert_eq!(res.status(), 429);
+    assert_eq!(b.get("/console/account").await.status(), 303);
 }
