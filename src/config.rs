@@ -581,7 +581,8 @@ mod tests {
             .build()
             .unwrap();
         let oidc = console(&whole).unwrap().oidc.unwrap();
-        assert_eq!(oidc.issuer, "https://idp.example.com");
+        // Kept exactly as written: providers compare it byte for byte.
+        assert_eq!(oidc.issuer, "https://idp.example.com/");
         assert!(!format!("{oidc:?}").contains("s3cret"));
     }
 }
