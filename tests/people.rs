@@ -879,7 +879,19 @@ async fn a_database_from_before_projects_keeps_every_client_working_in_default()
     let t = Tessera::on_sqlite();
     let fixture =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/before-projects");
-    std::fs::copy(fixture.join("tessera.db"), t.path().join("tessera.db")).expect("copy fixture");
+    // The fixture is that database's SQL dump (a database file is not kept in git).
+    let dump = std::fs::read_to_string(fixture.join("tessera.sql")).expect("fixture");
+    {
+        use sea_orm::ConnectionTrait;
+        let url = format!("sqlite://{}/tessera.db?mode=rwc", t.path().display());
+        let db = sea_orm::Database::connect(&url)
+            .await
+            .expect("fixture database");
+        db.execute_unprepared(&dump)
+            .await
+            .expect("load the fixture");
+        db.close().await.expect("close the fixture");
+    }
     let clients: Value = serde_json::from_str(
         &std::fs::read_to_string(fixture.join("clients.json")).expect("fixture"),
     )
