@@ -9,56 +9,15 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{ConsoleError, SignedIn, copy_js, css, render};
-use crate::ops::{self, Actor, Context, Ops, OpsError};
-use crate::signin::sessions::Session;
+use super::layout::{Acting, Nav, Section, when};
+use super::{ConsoleError, css, render};
+use crate::ops::{self, Ops, OpsError};
 use crate::state::AppState;
-use crate::store::administrators::Administrator;
 use crate::store::clients::{ClientQuery, ClientSort};
-use crate::store::{self, ClientFields, StoreError};
+use crate::store::{ClientFields, StoreError};
 
 /// Rows of the Clients table per page.
 pub const PAGE_SIZE: u64 = 50;
-
-/// The header of every signed-in page: who, where to go, and Sign out.
-pub struct Nav {
-    pub display_name: String,
-    pub email: String,
-    pub csrf: String,
-    /// Whether to offer Create client: a manager (admin, owner) of some project, or a
-    /// superadmin. The operation decides; this only hides a link that would be refused.
-    pub can_create: bool,
-}
-
-impl Nav {
-    pub fn of(session: &Session, admin: Option<&Administrator>) -> Self {
-        Nav {
-            display_name: session.person.display_name.clone(),
-            email: session.person.email.clone(),
-            csrf: session.csrf_token.clone(),
-            can_create: admin.is_some_and(|a| {
-                a.enabled && (a.superadmin || a.memberships.iter().any(|m| m.role.manages()))
-            }),
-        }
-    }
-}
-
-/// The administrator behind the session, as they are now, and the context they act in.
-async fn acting(
-    state: &AppState,
-    session: &Session,
-) -> Result<(Administrator, Context), ConsoleError> {
-    let admin = match store::administrators::get(&state.db, &session.person.id).await {
-        Ok(a) => a,
-        Err(StoreError::NotFound(_)) => return Err(ConsoleError::SignInRequired),
-        Err(e) => return Err(e.into()),
-    };
-    let ctx = Context::administrator(
-        admin.clone(),
-        Actor::Administrator(session.person.id.clone()),
-    );
-    Ok((admin, ctx))
-}
 
 /// `?q=&status=&sort=&order=&page=`; anything unknown falls back to the default.
 #[derive(Deserialize, Default)]
@@ -117,10 +76,6 @@ const COLUMNS: [(&str, &str, ClientSort); 5] = [
     ("Status", "status", ClientSort::Status),
 ];
 
-fn when(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
-}
-
 /// A link to the table with these parameters (only the set ones).
 fn link(q: &str, status: &str, sort: &str, order: &str, page: u64) -> String {
     let mut url = url::form_urlencoded::Serializer::new(String::new());
@@ -141,11 +96,9 @@ fn link(q: &str, status: &str, sort: &str, order: &str, page: u64) -> String {
 /// `GET /console/clients`: the Clients table.
 pub async fn list(
     state: web::Data<AppState>,
-    signed_in: SignedIn,
+    acting: Acting,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let SignedIn(session) = signed_in;
-    let (admin, ctx) = acting(&state, &session).await?;
     let q = query.q.trim().chars().take(200).collect::<String>();
     let (status, enabled) = match query.status.as_str() {
         "enabled" => ("enabled", Some(true)),
@@ -172,15 +125,21 @@ pub async fn list(
         offset: (page - 1) * PAGE_SIZE,
         limit: PAGE_SIZE,
     };
-    let (status_code, notice, (clients, total)) =
-        match ops::clients::search(&Ops::of(&state), &ctx, None, &wanted).await {
-            Ok(found) => (StatusCode::OK, None, found),
-            // No role in any project: the page, with the reason, and nothing in it.
-            Err(OpsError::Forbidden(message)) => {
-                (StatusCode::FORBIDDEN, Some(message), (Vec::new(), 0))
-            }
-            Err(e) => return Err(e.into()),
-        };
+    let (status_code, notice, (clients, total)) = match ops::clients::search(
+        &Ops::of(&state),
+        &acting.ctx,
+        acting.project.as_deref(),
+        &wanted,
+    )
+    .await
+    {
+        Ok(found) => (StatusCode::OK, None, found),
+        // No role in any project: the page, with the reason, and nothing in it.
+        Err(OpsError::Forbidden(message)) => {
+            (StatusCode::FORBIDDEN, Some(message), (Vec::new(), 0))
+        }
+        Err(e) => return Err(e.into()),
+    };
     let pages = total.div_ceil(PAGE_SIZE).max(1);
     let headers = COLUMNS
         .iter()
@@ -216,7 +175,7 @@ pub async fn list(
         status_code,
         &ClientsPage {
             css: css(),
-            nav: Nav::of(&session, Some(&admin)),
+            nav: acting.nav(Section::Clients),
             notice,
             prev: (page > 1).then(|| link(&q, status, sort_key, order, page - 1)),
             next: (page < pages).then(|| link(&q, status, sort_key, order, page + 1)),
@@ -300,7 +259,6 @@ struct NewClientPage<'a> {
 #[template(path = "console/client_created.html")]
 struct CreatedPage<'a> {
     css: &'a str,
-    copy_js: &'a str,
     nav: Nav,
     client_id: String,
     client_secret: &'a str,
@@ -318,32 +276,22 @@ struct Entered {
     token_ttl: String,
 }
 
-/// The projects where the person may create clients (the operation still decides).
-async fn creatable_projects(
-    ops: &Ops<'_>,
-    ctx: &Context,
-    admin: &Administrator,
-) -> Result<Vec<String>, ConsoleError> {
-    Ok(ops::people::projects(ops, ctx)
-        .await?
-        .into_iter()
-        .map(|p| p.name)
-        .filter(|p| admin.manages(p))
-        .collect())
-}
-
 /// The Create client form for `entered`, with `status` and errors.
 async fn new_form(
     state: &AppState,
-    session: &Session,
-    admin: &Administrator,
-    ctx: &Context,
+    acting: &Acting,
     entered: Entered,
     status: StatusCode,
     errors: FieldErrors,
 ) -> Result<HttpResponse, ConsoleError> {
     let ops = Ops::of(state);
-    let projects = creatable_projects(&ops, ctx, admin).await?;
+    // The projects where the person may create clients (the operation still decides).
+    let projects: Vec<String> = acting
+        .projects
+        .iter()
+        .filter(|p| acting.manages(p))
+        .cloned()
+        .collect();
     if projects.is_empty() {
         return Err(ConsoleError::Refused(
             "You may not create clients in any project.".into(),
@@ -351,9 +299,10 @@ async fn new_form(
     }
     let project = entered
         .project
+        .or_else(|| acting.project.clone())
         .filter(|p| projects.contains(p))
         .unwrap_or_else(|| projects[0].clone());
-    let apis = ops::catalog::apis(&ops, ctx, Some(&project))
+    let apis = ops::catalog::apis(&ops, &acting.ctx, Some(&project))
         .await?
         .into_iter()
         .map(|a| ApiRow {
@@ -368,7 +317,7 @@ async fn new_form(
         status,
         &NewClientPage {
             css: css(),
-            nav: Nav::of(session, Some(admin)),
+            nav: acting.nav(Section::Clients),
             errors,
             projects,
             project,
@@ -390,20 +339,16 @@ pub struct NewQuery {
 /// `GET /console/clients/new`.
 pub async fn new(
     state: web::Data<AppState>,
-    signed_in: SignedIn,
+    acting: Acting,
     query: web::Query<NewQuery>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let SignedIn(session) = signed_in;
-    let (admin, ctx) = acting(&state, &session).await?;
     let entered = Entered {
         project: query.into_inner().project,
         ..Entered::default()
     };
     new_form(
         &state,
-        &session,
-        &admin,
-        &ctx,
+        &acting,
         entered,
         StatusCode::OK,
         FieldErrors::default(),
@@ -415,7 +360,7 @@ pub async fn new(
 /// answer to a POST is not fetched again by a GET, so reloading never shows it.
 pub async fn create(
     state: web::Data<AppState>,
-    signed_in: SignedIn,
+    acting: Acting,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, ConsoleError> {
     let form = form.into_inner();
@@ -426,9 +371,7 @@ pub async fn create(
             .unwrap_or_default()
     };
     // Nothing is read or changed for a form without this session's token.
-    signed_in.check_csrf(&one("csrf"))?;
-    let SignedIn(session) = signed_in;
-    let (admin, ctx) = acting(&state, &session).await?;
+    acting.check_csrf(&one("csrf"))?;
     let entered = Entered {
         project: Some(one("project")).filter(|p| !p.is_empty()),
         name: one("name"),
@@ -459,9 +402,7 @@ pub async fn create(
     if errors.any() {
         return new_form(
             &state,
-            &session,
-            &admin,
-            &ctx,
+            &acting,
             entered,
             StatusCode::UNPROCESSABLE_ENTITY,
             errors,
@@ -484,14 +425,13 @@ pub async fn create(
         token_ttl_seconds,
     };
     let ops = Ops::of(&state);
-    match ops::clients::create(&ops, &ctx, entered.project.clone(), fields).await {
+    match ops::clients::create(&ops, &acting.ctx, entered.project.clone(), fields).await {
         Ok((client, secret)) => {
             let mut res = render(
                 StatusCode::OK,
                 &CreatedPage {
                     css: css(),
-                    copy_js: copy_js(),
-                    nav: Nav::of(&session, Some(&admin)),
+                    nav: acting.nav(Section::Clients),
                     client_id: client.client_id,
                     client_secret: secret.expose(),
                     token_url: format!("{}/oauth2/token", state.issuer),
@@ -509,9 +449,7 @@ pub async fn create(
             }
             new_form(
                 &state,
-                &session,
-                &admin,
-                &ctx,
+                &acting,
                 entered,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 errors,
@@ -522,9 +460,7 @@ pub async fn create(
             errors.add(field, message);
             new_form(
                 &state,
-                &session,
-                &admin,
-                &ctx,
+                &acting,
                 entered,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 errors,
@@ -534,9 +470,7 @@ pub async fn create(
         Err(OpsError::Forbidden(message)) => {
             new_form(
                 &state,
-                &session,
-                &admin,
-                &ctx,
+                &acting,
                 entered,
                 StatusCode::FORBIDDEN,
                 FieldErrors {

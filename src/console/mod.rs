@@ -6,6 +6,7 @@
 mod clients;
 mod enroll;
 mod error;
+mod layout;
 mod oidc;
 mod pages;
 mod passkeys;
@@ -65,12 +66,24 @@ static JS: LazyLock<Asset> = LazyLock::new(|| {
     )
 });
 
-/// Copy buttons (progressive enhancement).
-static COPY_JS: LazyLock<Asset> = LazyLock::new(|| {
+/// Copy buttons and confirmation dialogs (progressive enhancement).
+static CONSOLE_JS: LazyLock<Asset> = LazyLock::new(|| {
     Asset::new(
-        "copy",
+        "console",
         "js",
-        include_str!("copy.js"),
+        include_str!("console.js"),
+        "text/javascript; charset=utf-8",
+    )
+});
+
+/// htmx, vendored (`vendor/htmx.md`: version, source and SHA-256): inline updates.
+const HTMX_SOURCE: &str = include_str!("vendor/htmx-2.0.11.min.js");
+
+static HTMX: LazyLock<Asset> = LazyLock::new(|| {
+    Asset::new(
+        "htmx-2.0.11",
+        "js",
+        HTMX_SOURCE,
         "text/javascript; charset=utf-8",
     )
 });
@@ -124,6 +137,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("", web::get().to(pages::home))
             .route("/", web::get().to(pages::home))
             .route("/account", web::get().to(pages::account))
+            .route("/project", web::post().to(layout::switch))
             .route("/clients", web::get().to(clients::list))
             .route("/clients", web::post().to(clients::create))
             .route("/clients/new", web::get().to(clients::new))
@@ -193,7 +207,7 @@ pub fn same_origin(req: &HttpRequest, issuer: &str) -> bool {
 
 async fn asset(name: web::Path<String>) -> HttpResponse {
     let wanted = format!("/console/assets/{name}");
-    let Some(asset) = [&*CSS, &*JS, &*COPY_JS]
+    let Some(asset) = [&*CSS, &*JS, &*CONSOLE_JS, &*HTMX]
         .into_iter()
         .find(|a| a.path == wanted)
     else {
@@ -335,9 +349,14 @@ fn js() -> &'static str {
     &JS.path
 }
 
-/// The path of the copy-button script, for templates.
-fn copy_js() -> &'static str {
-    &COPY_JS.path
+/// The path of the console's script, for templates.
+fn console_js() -> &'static str {
+    &CONSOLE_JS.path
+}
+
+/// The path of htmx, for templates.
+fn htmx_js() -> &'static str {
+    &HTMX.path
 }
 
 #[cfg(test)]
@@ -384,6 +403,18 @@ mod tests {
             assert!(!same_origin(&req(&[("Origin", other)]), issuer), "{other}");
         }
         assert!(!same_origin(&req(&[]), issuer));
+    }
+
+    #[test]
+    fn the_vendored_htmx_is_the_file_its_note_names() {
+        use sha2::Digest;
+        let sum = sha2::Sha256::digest(HTMX_SOURCE.as_bytes());
+        let hex: String = sum.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "d6fdc75f204e6bdefa99b69bf1e6d4ac69b8a364f77929f45c13476b4000f717"
+        );
+        assert!(include_str!("vendor/htmx.md").contains(&hex));
     }
 
     #[test]

@@ -6,8 +6,8 @@ use askama::Template;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-use super::clients::Nav;
 use super::error::SIGN_IN_FAILED;
+use super::layout::{Acting, Nav, Section};
 use super::{
     ConsoleError, SIGN_IN_CSRF_COOKIE, SignedIn, cookie, css, current_session, js, removal, render,
     see_other, source,
@@ -299,13 +299,13 @@ pub async fn home(_: SignedIn) -> HttpResponse {
 }
 
 /// `GET /console/account`: who is signed in, and their passkeys.
-pub async fn account(SignedIn(s): SignedIn) -> HttpResponse {
+pub async fn account(acting: Acting) -> HttpResponse {
     render(
         StatusCode::OK,
         &AccountPage {
             css: css(),
             js: js(),
-            nav: Nav::of(&s, None),
+            nav: acting.nav(Section::Account),
         },
     )
 }
