@@ -388,7 +388,7 @@ async fn search_status_filter_sort_and_pages_work() {
     assert_eq!(names(&newest)[1], "client-53");
     // Use is written in batches (every 5 s): wait for it.
     let mut used = Vec::new();
-    for _ in 0..40 {
+    for _ in 0..120 {
         used = rows(&b.page("/console/clients?sort=last_used&order=desc").await);
         if used[0][0] == "client-10" {
             break;
