@@ -16,6 +16,10 @@ pub enum ConsoleError {
     /// No signed-in session: `303` to the sign-in page.
     #[error("sign-in required")]
     SignInRequired,
+    /// A sensitive change without a recent second factor: `303` to the re-authentication
+    /// page (the location), which returns to the change's confirmation page.
+    #[error("re-authentication required")]
+    Reauthenticate(String),
     /// Another origin, or a missing or wrong CSRF token: nothing was changed.
     #[error("forbidden")]
     Forbidden,
@@ -95,7 +99,7 @@ pub const ENROLLMENT_INVALID: &str = "This enrollment link is not valid: it may 
 impl ResponseError for ConsoleError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ConsoleError::SignInRequired => StatusCode::SEE_OTHER,
+            ConsoleError::SignInRequired | ConsoleError::Reauthenticate(_) => StatusCode::SEE_OTHER,
             ConsoleError::Forbidden | ConsoleError::Refused(_) => StatusCode::FORBIDDEN,
             ConsoleError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             ConsoleError::NotFound | ConsoleError::EnrollmentInvalid => StatusCode::NOT_FOUND,
@@ -106,13 +110,23 @@ impl ResponseError for ConsoleError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let ConsoleError::SignInRequired = self {
-            return HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, "/console/sign-in"))
-                .finish();
+        match self {
+            ConsoleError::SignInRequired => {
+                return HttpResponse::SeeOther()
+                    .insert_header((header::LOCATION, "/console/sign-in"))
+                    .finish();
+            }
+            ConsoleError::Reauthenticate(location) => {
+                return HttpResponse::SeeOther()
+                    .insert_header((header::LOCATION, location.as_str()))
+                    .finish();
+            }
+            _ => {}
         }
         let (title, message) = match self {
-            ConsoleError::SignInRequired => ("Sign in", "Sign in to continue."),
+            ConsoleError::SignInRequired | ConsoleError::Reauthenticate(_) => {
+                ("Sign in", "Sign in to continue.")
+            }
             ConsoleError::Forbidden => (
                 "Forbidden",
                 "This request did not come from a page of this console, or its form has \

@@ -120,6 +120,19 @@ impl Acting {
         self.signed_in.check_csrf(presented)
     }
 
+    /// Sensitive changes need a second factor within `console.reauth_minutes`; otherwise the
+    /// answer sends the person to re-authenticate and then to `then` (the change's
+    /// confirmation page), and nothing changes.
+    pub fn require_recent_second_factor(
+        &self,
+        state: &AppState,
+        then: &str,
+    ) -> Result<(), ConsoleError> {
+        self.signed_in
+            .check_recent_second_factor(state)
+            .map_err(|_| ConsoleError::Reauthenticate(super::reauth::location(then)))
+    }
+
     /// Whether the person may create and change clients, APIs and roles in `project`.
     pub fn manages(&self, project: &str) -> bool {
         self.admin.manages(project)

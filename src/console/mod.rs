@@ -10,6 +10,7 @@ mod layout;
 mod oidc;
 mod pages;
 mod passkeys;
+mod reauth;
 
 use std::sync::LazyLock;
 
@@ -138,6 +139,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/", web::get().to(pages::home))
             .route("/account", web::get().to(pages::account))
             .route("/project", web::post().to(layout::switch))
+            .route("/reauth", web::get().to(reauth::form))
+            .route("/reauth", web::post().to(reauth::submit))
             .route("/clients", web::get().to(clients::list))
             .route("/clients", web::post().to(clients::create))
             .route("/clients/new", web::get().to(clients::new))

@@ -292,6 +292,22 @@ pub async fn touch_session(
     Ok(())
 }
 
+/// Records a fresh second factor in a signed-in session (re-authentication).
+pub async fn second_factor_entered(
+    db: &impl ConnectionTrait,
+    id_hash: &str,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    admin_session::Entity::update_many()
+        .col_expr(admin_session::Column::SecondFactorAt, Expr::value(at))
+        .col_expr(admin_session::Column::LastSeenAt, Expr::value(at))
+        .filter(admin_session::Column::IdHash.eq(id_hash))
+        .filter(admin_session::Column::SecondFactorAt.is_not_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Replaces the step in progress of a session.
 pub async fn set_pending(
     db: &impl ConnectionTrait,
