@@ -3,9 +3,12 @@
 //! enrollment, sign-out, the Account page and the Clients pages; every response carries the security headers of §8, and every POST
 //! must come from the console's own origin and carry the CSRF token of its session.
 
+mod catalog;
 mod clients;
 mod enroll;
 mod error;
+mod fields;
+mod keys;
 mod layout;
 mod oidc;
 mod pages;
@@ -144,6 +147,36 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/clients", web::get().to(clients::list))
             .route("/clients", web::post().to(clients::create))
             .route("/clients/new", web::get().to(clients::new))
+            // Pages: APIs, roles, projects, keys, audit log.
+            .route("/apis", web::get().to(catalog::apis))
+            .route("/apis", web::post().to(catalog::api_create))
+            .route("/apis/_new", web::get().to(catalog::api_new))
+            .route("/apis/{name}", web::get().to(catalog::api_show))
+            .route("/apis/{name}", web::post().to(catalog::api_update))
+            .route(
+                "/apis/{name}/delete",
+                web::get().to(catalog::api_delete_confirm),
+            )
+            .route("/apis/{name}/delete", web::post().to(catalog::api_delete))
+            .route("/roles", web::get().to(catalog::roles))
+            .route("/roles", web::post().to(catalog::role_create))
+            .route("/roles/new", web::get().to(catalog::role_new))
+            .route("/roles/{project}/{name}", web::get().to(catalog::role_show))
+            .route(
+                "/roles/{project}/{name}",
+                web::post().to(catalog::role_update),
+            )
+            .route(
+                "/roles/{project}/{name}/delete",
+                web::get().to(catalog::role_delete_confirm),
+            )
+            .route(
+                "/roles/{project}/{name}/delete",
+                web::post().to(catalog::role_delete),
+            )
+            .route("/keys", web::get().to(keys::list))
+            .route("/keys/rotate", web::get().to(keys::rotate_confirm))
+            .route("/keys/rotate", web::post().to(keys::rotate))
             .route("/sign-in", web::get().to(pages::sign_in_form))
             .route("/sign-in", web::post().to(pages::sign_in))
             .route("/sign-in/oidc", web::get().to(oidc::begin))

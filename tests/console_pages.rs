@@ -1,0 +1,478 @@
+//! The console's APIs, Roles, Projects, Keys and Audit log pages over real HTTP (SPEC §8):
+//! each shows only the person's projects, changes things only through the same operations as
+//! the admin API (audited with the administrator as actor), names a refused field, offers a
+//! viewer no action, refuses forged and cross-site posts, and works without JavaScript
+//! (POST → 303 → GET).
+
+mod common;
+#[path = "common/console.rs"]
+mod console;
+
+use common::Tessera;
+use console::{alerts, h1, location, names, rows, signed_in};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+/// A project with an API `{project}-orders` (read, write) and `{project}-reports` (read).
+fn project(t: &Tessera, name: &str) {
+    t.cli_json(&["projects", "create", name]);
+    for (api, permissions) in [("orders", "read,write"), ("reports", "read")] {
+        t.cli_json(&[
+            "apis",
+            "create",
+            "--name",
+            &format!("{name}-{api}"),
+            "--audience",
+            &format!("https://api.example.com/{name}/{api}"),
+            "--permissions",
+            permissions,
+            "--project",
+            name,
+        ]);
+    }
+}
+
+/// The names of the APIs `project` sees, by the CLI.
+fn api_names(t: &Tessera, project: &str) -> Vec<String> {
+    list(t, &["apis", "list", "--project", project], "name")
+}
+
+/// The names of `project`'s roles, by the CLI.
+fn role_names(t: &Tessera, project: &str) -> Vec<String> {
+    list(t, &["roles", "list", "--project", project], "name")
+}
+
+fn key_ids(t: &Tessera) -> Vec<String> {
+    list(t, &["keys", "list"], "kid")
+}
+
+fn list(t: &Tessera, args: &[&str], key: &str) -> Vec<String> {
+    let v = t.cli_json(args);
+    let items = v
+        .as_array()
+        .or_else(|| v["items"].as_array())
+        .unwrap_or_else(|| panic!("{v}"));
+    items
+        .iter()
+        .map(|i| i[key].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn database(t: &Tessera) -> sea_orm::DatabaseConnection {
+    let url = t
+        .env
+        .iter()
+        .find(|(k, _)| k == "TESSERA__DATABASE__URL")
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    tessera::store::connect(&url).await.unwrap()
+}
+
+/// `(type, actor_type, actor)` of the stored audit events about `target`.
+async fn audit_rows(t: &Tessera, target: &str) -> Vec<(String, String, String)> {
+    let db = database(t).await;
+    entity::audit_event::Entity::find()
+        .filter(entity::audit_event::Column::Target.eq(target))
+        .all(&db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| {
+            (
+                e.r#type,
+                e.actor_type.unwrap_or_default(),
+                e.actor.unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// Ages every session of `administrator` beyond the re-authentication window.
+async fn age_sessions(t: &Tessera, administrator: &str) {
+    let db = database(t).await;
+    entity::admin_session::Entity::update_many()
+        .col_expr(
+            entity::admin_session::Column::SecondFactorAt,
+            sea_orm::sea_query::Expr::value(chrono::Utc::now() - chrono::TimeDelta::minutes(11)),
+        )
+        .filter(entity::admin_session::Column::AdministratorId.eq(administrator))
+        .exec(&db)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn apis_show_the_persons_projects_and_change_through_forms_audited() {
+    let t = Tessera::new();
+    project(&t, "alpha");
+    project(&t, "beta");
+    // An API may be named "new": the Create API form's path never hides its page.
+    t.cli_json(&[
+        "apis",
+        "create",
+        "--name",
+        "new",
+        "--audience",
+        "https://api.example.com/new",
+        "--project",
+        "alpha",
+    ]);
+    let s = t.serve();
+    let (b, ada) = signed_in(
+        &t,
+        &s,
+        "ada@example.com",
+        &["--project", "alpha", "--role", "admin"],
+    )
+    .await;
+    assert_eq!(h1(&b.page("/console/apis/new").await), "new");
+
+    let res = b.get("/console/apis").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let html = res.text().await.unwrap();
+    assert_eq!(h1(&html), "APIs");
+    assert!(html.contains("href=\"/console/apis/_new\">Create API</a>"));
+    let shown = names(&html);
+    assert!(shown.contains(&"alpha-orders".to_owned()), "{shown:?}");
+    assert!(shown.contains(&"admin".to_owned()), "{shown:?}");
+    // Another team's API: not listed, no page, no delete.
+    assert!(!html.contains("beta-orders"));
+    assert_eq!(b.get("/console/apis/beta-orders").await.status(), 404);
+    assert_eq!(
+        b.get("/console/apis/beta-orders/delete").await.status(),
+        404
+    );
+    let csrf = b.csrf("/console/apis/_new").await;
+    let res = b
+        .post("/console/apis/beta-orders/delete", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(res.status(), 404);
+    assert!(api_names(&t, "beta").contains(&"beta-orders".to_owned()));
+
+    // Create API: POST → 303 → its page.
+    let audience = "https://api.example.com/<script>alert(1)</script>";
+    let res = b
+        .post(
+            "/console/apis",
+            &[
+                ("csrf", &csrf),
+                ("name", "alpha-ledger"),
+                ("audience", audience),
+                ("project", "alpha"),
+                ("read", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    assert_eq!(location(&res), "/console/apis/alpha-ledger");
+    let html = b.page("/console/apis/alpha-ledger").await;
+    assert_eq!(h1(&html), "alpha-ledger");
+    assert!(!html.contains("<script>alert(1)"), "escaped");
+    assert!(html.contains("&lt;script&gt;") || html.contains("&#60;script&#62;"));
+    assert!(html.contains(">Save changes</button>") && html.contains(">Delete API<"));
+    let row = rows(&b.page("/console/apis").await)
+        .into_iter()
+        .find(|r| r[0] == "alpha-ledger")
+        .unwrap();
+    assert_eq!(
+        (row[2].as_str(), row[3].as_str(), row[4].as_str()),
+        ("alpha", "No", "read")
+    );
+
+    // A bad name: 422 beside the field, the form kept, nothing made.
+    let before = api_names(&t, "alpha");
+    let res = b
+        .post(
+            "/console/apis",
+            &[
+                ("csrf", &csrf),
+                ("name", "Bad Name"),
+                ("audience", "https://api.example.com/bad"),
+                ("project", "alpha"),
+                ("read", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    assert!(alerts(&html).starts_with("Name:"), "{}", alerts(&html));
+    assert!(
+        html.contains("aria-invalid=\"true\" aria-describedby=\"name-error\"")
+            || html.contains("name-error\" aria-invalid=\"true\"")
+    );
+    assert!(html.contains("value=\"Bad Name\""));
+    // No permission ticked: named too.
+    let res = b
+        .post(
+            "/console/apis",
+            &[
+                ("csrf", &csrf),
+                ("name", "alpha-none"),
+                ("audience", "https://api.example.com/none"),
+                ("project", "alpha"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(alerts(&res.text().await.unwrap()).contains("Permissions:"));
+    // No CSRF token: 403, nothing made.
+    let res = b
+        .post(
+            "/console/apis",
+            &[
+                ("name", "alpha-forged"),
+                ("audience", "https://api.example.com/forged"),
+                ("project", "alpha"),
+                ("read", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+    assert_eq!(api_names(&t, "alpha"), before);
+
+    // Save changes: shared, and write offered too.
+    let res = b
+        .post(
+            "/console/apis/alpha-ledger",
+            &[
+                ("csrf", &csrf),
+                ("audience", "https://api.example.com/ledger"),
+                ("read", "on"),
+                ("write", "on"),
+                ("shared", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let row = rows(&b.page("/console/apis").await)
+        .into_iter()
+        .find(|r| r[0] == "alpha-ledger")
+        .unwrap();
+    assert_eq!(
+        (row[1].as_str(), row[3].as_str(), row[4].as_str()),
+        ("https://api.example.com/ledger", "Shared", "read, write")
+    );
+    // A bad audience on edit: 422 beside it, nothing changed.
+    let res = b
+        .post(
+            "/console/apis/alpha-ledger",
+            &[("csrf", &csrf), ("audience", "not a uri"), ("read", "on")],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(alerts(&res.text().await.unwrap()).starts_with("Audience:"));
+
+    // Delete API: a confirmation page naming it, then the POST.
+    let html = b.page("/console/apis/alpha-ledger/delete").await;
+    assert_eq!(h1(&html), "Delete API alpha-ledger?");
+    assert!(html.contains(">Delete API</button>"));
+    let res = b
+        .post("/console/apis/alpha-ledger/delete", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(&res), "/console/apis");
+    assert!(!api_names(&t, "alpha").contains(&"alpha-ledger".to_owned()));
+    assert_eq!(b.get("/console/apis/alpha-ledger").await.status(), 404);
+
+    // Each change audited with the person as actor (the database's own record: a
+    // project's audit view follows its current APIs, so a deleted one's events leave it).
+    let audited = audit_rows(&t, "alpha-ledger").await;
+    for kind in ["api.created", "api.updated", "api.deleted"] {
+        assert!(
+            audited.iter().any(|(k, actor_type, actor)| k == kind
+                && actor_type == "administrator"
+                && *actor == ada),
+            "{kind}: {audited:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn roles_are_made_changed_and_deleted_within_the_persons_projects() {
+    let t = Tessera::new();
+    project(&t, "alpha");
+    project(&t, "beta");
+    t.cli_json(&[
+        "roles",
+        "create",
+        "--name",
+        "hidden",
+        "--project",
+        "beta",
+        "--scopes",
+        "beta-orders:read",
+    ]);
+    let s = t.serve();
+    let (b, ada) = signed_in(
+        &t,
+        &s,
+        "ada@example.com",
+        &["--project", "alpha", "--role", "admin"],
+    )
+    .await;
+    let html = b.page("/console/roles").await;
+    assert_eq!(h1(&html), "Roles");
+    assert!(rows(&html).is_empty() && !html.contains("/console/roles/beta/"));
+    assert_eq!(b.get("/console/roles/beta/hidden").await.status(), 404);
+
+    // The Create role grid: the project's grantable APIs, a read-only API without write.
+    let html = b.page("/console/roles/new").await;
+    assert!(
+        html.contains("value=\"alpha-orders:read\"")
+            && html.contains("value=\"alpha-orders:write\"")
+    );
+    assert!(
+        html.contains("value=\"alpha-reports:read\"")
+            && !html.contains("value=\"alpha-reports:write\"")
+    );
+    assert!(!html.contains("beta-orders"));
+    let csrf = b.csrf("/console/roles/new").await;
+    let res = b
+        .post(
+            "/console/roles",
+            &[
+                ("csrf", &csrf),
+                ("name", "support"),
+                ("project", "alpha"),
+                ("description", "<script>alert(1)</script>"),
+                ("scope", "alpha-orders:read"),
+                ("scope", "alpha-reports:read"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    assert_eq!(location(&res), "/console/roles/alpha/support");
+    let html = b.page("/console/roles").await;
+    let row = &rows(&html)[0];
+    assert_eq!(
+        (row[0].as_str(), row[1].as_str(), row[3].as_str()),
+        ("support", "alpha", "alpha-orders:read alpha-reports:read")
+    );
+    assert!(!html.contains("<script>alert(1)"));
+
+    // A bad name: 422 beside it, nothing made.
+    let res = b
+        .post(
+            "/console/roles",
+            &[("csrf", &csrf), ("name", "No Spaces"), ("project", "alpha")],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    assert!(alerts(&html).starts_with("Name:"), "{}", alerts(&html));
+    assert!(html.contains("value=\"No Spaces\""));
+    // In a project that is not theirs: not found, nothing made.
+    let res = b
+        .post(
+            "/console/roles",
+            &[("csrf", &csrf), ("name", "intruder"), ("project", "beta")],
+        )
+        .await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(role_names(&t, "alpha"), ["support"]);
+    assert_eq!(role_names(&t, "beta"), ["hidden"]);
+
+    // Save changes: the scopes as ticked now.
+    let html = b.page("/console/roles/alpha/support").await;
+    assert!(html.contains("value=\"alpha-orders:read\" checked"));
+    let res = b
+        .post(
+            "/console/roles/alpha/support",
+            &[
+                ("csrf", &csrf),
+                ("description", "Support desk"),
+                ("scope", "alpha-orders:write"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let row = &rows(&b.page("/console/roles").await)[0];
+    assert_eq!(
+        (row[2].as_str(), row[3].as_str()),
+        ("Support desk", "alpha-orders:write")
+    );
+    // An unknown scope: refused beside the scopes, nothing changed.
+    let res = b
+        .post(
+            "/console/roles/alpha/support",
+            &[("csrf", &csrf), ("scope", "beta-orders:read")],
+        )
+        .await;
+    assert!(
+        matches!(res.status().as_u16(), 403 | 422),
+        "{}",
+        res.status()
+    );
+    assert!(!alerts(&res.text().await.unwrap()).is_empty());
+    let row = &rows(&b.page("/console/roles").await)[0];
+    assert_eq!(row[3], "alpha-orders:write");
+
+    // Delete role: its own confirmation page, then the POST.
+    let html = b.page("/console/roles/alpha/support/delete").await;
+    assert_eq!(h1(&html), "Delete role support?");
+    let res = b.post("/console/roles/alpha/support/delete", &[]).await;
+    assert_eq!(res.status(), 403, "no CSRF token");
+    assert_eq!(role_names(&t, "alpha"), ["support"]);
+    let res = b
+        .post("/console/roles/alpha/support/delete", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(res.status(), 303);
+    assert!(role_names(&t, "alpha").is_empty());
+    // Audited with the person as actor (a role's events carry its key, `project/name`).
+    let audited = audit_rows(&t, "alpha/support").await;
+    for kind in ["role.created", "role.updated", "role.deleted"] {
+        assert!(
+            audited.iter().any(|(k, actor_type, actor)| k == kind
+                && actor_type == "administrator"
+                && *actor == ada),
+            "{kind}: {audited:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn rotating_keys_needs_a_recent_second_factor_then_adds_a_key() {
+    let t = Tessera::new();
+    let s = t.serve();
+    let (b, id) = signed_in(&t, &s, "root@example.com", &["--superadmin"]).await;
+    let html = b.page("/console/keys").await;
+    assert_eq!(h1(&html), "Keys");
+    assert!(html.contains("href=\"/console/keys/rotate\">Rotate keys</a>"));
+    let before = rows(&html);
+    assert_eq!(before.len(), 1);
+    assert_eq!(before[0][2], "signing");
+    let csrf = b.csrf("/console/keys").await;
+
+    // The last second factor is old: to re-authentication, then back; nothing rotated.
+    age_sessions(&t, &id).await;
+    // (reauth::location writes `?&then=`: harmless, and not this page's to change.)
+    let to_reauth = |res: &reqwest::Response| {
+        let at = location(res);
+        at.starts_with("/console/reauth?") && at.contains("then=%2Fconsole%2Fkeys%2Frotate")
+    };
+    let res = b.get("/console/keys/rotate").await;
+    assert_eq!(res.status(), 303);
+    assert!(to_reauth(&res), "{}", location(&res));
+    let res = b.post("/console/keys/rotate", &[("csrf", &csrf)]).await;
+    assert_eq!(res.status(), 303);
+    assert!(to_reauth(&res), "{}", location(&res));
+    assert_eq!(key_ids(&t).len(), 1);
+
+    // A fresh code: back to the confirmation, and the POST rotates.
+    assert_eq!(
+        b.reauth("/console/keys/rotate").await,
+        "/console/keys/rotate"
+    );
+    let html = b.page("/console/keys/rotate").await;
+    assert!(html.contains(">Rotate keys</button>"));
+    let res = b.post("/console/keys/rotate", &[]).await;
+    assert_eq!(res.status(), 403, "no CSRF token");
+    assert_eq!(key_ids(&t).len(), 1);
+    let res = b.post("/console/keys/rotate", &[("csrf", &csrf)]).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(&res), "/console/keys");
+    let after = rows(&b.page("/console/keys").await);
+    assert_eq!(after.len(), 2);
+    assert_eq!(after[0][2], "next", "{after:?}");
+    assert_eq!(key_ids(&t).len(), 2);
+}
