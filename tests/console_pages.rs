@@ -9,7 +9,7 @@ mod common;
 mod console;
 
 use common::Tessera;
-use console::{alerts, h1, location, names, rows, signed_in};
+use console::{Browser, alerts, h1, location, names, rows, signed_in};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 /// A project with an API `{project}-orders` (read, write) and `{project}-reports` (read).
@@ -54,6 +54,14 @@ fn list(t: &Tessera, args: &[&str], key: &str) -> Vec<String> {
     items
         .iter()
         .map(|i| i[key].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The `(event, actor, target)` of the audit page `path`.
+async fn events(b: &Browser, path: &str) -> Vec<(String, String, String)> {
+    rows(&b.page(path).await)
+        .into_iter()
+        .map(|r| (r[1].clone(), r[2].clone(), r[3].clone()))
         .collect()
 }
 
@@ -475,4 +483,112 @@ async fn rotating_keys_needs_a_recent_second_factor_then_adds_a_key() {
     assert_eq!(after.len(), 2);
     assert_eq!(after[0][2], "next", "{after:?}");
     assert_eq!(key_ids(&t).len(), 2);
+    let found = events(&b, "/console/audit?type=key.rotated").await;
+    assert!(
+        found
+            .iter()
+            .any(|(_, actor, _)| actor == "root@example.com"),
+        "{found:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_audit_log_pages_filters_and_follows_the_project_switcher() {
+    let t = Tessera::new();
+    project(&t, "alpha");
+    project(&t, "beta");
+    for i in 0..53 {
+        t.cli_json(&[
+            "apis",
+            "create",
+            "--name",
+            &format!("alpha-api-{i:02}"),
+            "--audience",
+            &format!("https://api.example.com/alpha/{i}"),
+            "--project",
+            "alpha",
+        ]);
+    }
+    let client = t.cli_json(&["clients", "create", "--name", "c", "--project", "alpha"]);
+    let client_id = client["client_id"].as_str().unwrap();
+    let s = t.serve();
+    let (b, _) = signed_in(&t, &s, "root@example.com", &["--superadmin"]).await;
+
+    // Newest first, 50 a page, Previous/Next keep the filter.
+    let html = b.page("/console/audit?type=api.created").await;
+    assert_eq!(h1(&html), "Audit log");
+    let thead = &html[html.find("<thead>").unwrap()..html.find("</thead>").unwrap()];
+    for col in ["Time", "Event", "Actor", "Target", "Details"] {
+        assert!(thead.contains(&format!(">{col}</th>")), "{col}");
+    }
+    assert!(html.contains("57 events, page 1 of 2"), "{html}");
+    let first = rows(&html);
+    assert_eq!(first.len(), 50);
+    assert_eq!(first[0][3], "alpha-api-52");
+    assert_eq!(first[0][2], "command line");
+    assert!(first.iter().all(|r| r[1] == "api.created"));
+    assert!(!html.contains("rel=\"prev\""));
+    let next = html[..html.find("\" rel=\"next\"").expect("a Next link")]
+        .rsplit("href=\"")
+        .next()
+        .unwrap()
+        .replace("&#38;", "&")
+        .replace("&amp;", "&");
+    assert_eq!(next, "/console/audit?type=api.created&page=2");
+    let html = b.page(&next).await;
+    assert_eq!(rows(&html).len(), 7);
+    assert!(html.contains("rel=\"prev\"") && !html.contains("rel=\"next\""));
+
+    // By client id; by dates (UTC days, both included); a bad date named.
+    let found = events(&b, &format!("/console/audit?client_id={client_id}")).await;
+    assert_eq!(
+        found,
+        [(
+            "client.created".to_owned(),
+            "command line".to_owned(),
+            client_id.to_owned()
+        )]
+    );
+    let today = chrono::Utc::now().date_naive();
+    let tomorrow = today.succ_opt().unwrap();
+    assert!(
+        events(&b, &format!("/console/audit?since={tomorrow}"))
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        events(
+            &b,
+            &format!("/console/audit?type=api.created&until={today}&since={today}")
+        )
+        .await
+        .len(),
+        50
+    );
+    let res = b.get("/console/audit?since=yesterday").await;
+    assert_eq!(res.status(), 422);
+    assert!(alerts(&res.text().await.unwrap()).starts_with("Since:"));
+
+    // The project switcher narrows the log to that project.
+    let all = events(&b, "/console/audit?type=project.created").await;
+    assert!(
+        all.iter().any(|e| e.2 == "alpha") && all.iter().any(|e| e.2 == "beta"),
+        "{all:?}"
+    );
+    let csrf = b.csrf("/console/audit").await;
+    let res = b
+        .post(
+            "/console/project",
+            &[
+                ("csrf", &csrf),
+                ("project", "beta"),
+                ("back", "/console/audit"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let html = b.page("/console/audit?type=api.created").await;
+    let beta: Vec<String> = rows(&html).into_iter().map(|r| r[3].clone()).collect();
+    assert_eq!(beta, ["beta-reports", "beta-orders"]);
+    assert!(html.contains("in project beta"));
 }

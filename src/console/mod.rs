@@ -3,6 +3,7 @@
 //! enrollment, sign-out, the Account page and the Clients pages; every response carries the security headers of §8, and every POST
 //! must come from the console's own origin and carry the CSRF token of its session.
 
+mod audit;
 mod catalog;
 mod clients;
 mod enroll;
@@ -177,6 +178,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/keys", web::get().to(keys::list))
             .route("/keys/rotate", web::get().to(keys::rotate_confirm))
             .route("/keys/rotate", web::post().to(keys::rotate))
+            .route("/audit", web::get().to(audit::list))
             .route("/sign-in", web::get().to(pages::sign_in_form))
             .route("/sign-in", web::post().to(pages::sign_in))
             .route("/sign-in/oidc", web::get().to(oidc::begin))
