@@ -41,6 +41,10 @@ fn role_names(t: &Tessera, project: &str) -> Vec<String> {
     list(t, &["roles", "list", "--project", project], "name")
 }
 
+fn project_names(t: &Tessera) -> Vec<String> {
+    list(t, &["projects", "list"], "name")
+}
+
 fn key_ids(t: &Tessera) -> Vec<String> {
     list(t, &["keys", "list"], "kid")
 }
@@ -63,49 +67,6 @@ async fn events(b: &Browser, path: &str) -> Vec<(String, String, String)> {
         .into_iter()
         .map(|r| (r[1].clone(), r[2].clone(), r[3].clone()))
         .collect()
-}
-
-async fn database(t: &Tessera) -> sea_orm::DatabaseConnection {
-    let url = t
-        .env
-        .iter()
-        .find(|(k, _)| k == "TESSERA__DATABASE__URL")
-        .map(|(_, v)| v.clone())
-        .unwrap();
-    tessera::store::connect(&url).await.unwrap()
-}
-
-/// `(type, actor_type, actor)` of the stored audit events about `target`.
-async fn audit_rows(t: &Tessera, target: &str) -> Vec<(String, String, String)> {
-    let db = database(t).await;
-    entity::audit_event::Entity::find()
-        .filter(entity::audit_event::Column::Target.eq(target))
-        .all(&db)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| {
-            (
-                e.r#type,
-                e.actor_type.unwrap_or_default(),
-                e.actor.unwrap_or_default(),
-            )
-        })
-        .collect()
-}
-
-/// Ages every session of `administrator` beyond the re-authentication window.
-async fn age_sessions(t: &Tessera, administrator: &str) {
-    let db = database(t).await;
-    entity::admin_session::Entity::update_many()
-        .col_expr(
-            entity::admin_session::Column::SecondFactorAt,
-            sea_orm::sea_query::Expr::value(chrono::Utc::now() - chrono::TimeDelta::minutes(11)),
-        )
-        .filter(entity::admin_session::Column::AdministratorId.eq(administrator))
-        .exec(&db)
-        .await
-        .unwrap();
 }
 
 #[tokio::test]
@@ -296,6 +257,126 @@ async fn apis_show_the_persons_projects_and_change_through_forms_audited() {
 }
 
 #[tokio::test]
+async fn a_viewer_sees_no_actions_and_forged_posts_change_nothing() {
+    let t = Tessera::new();
+    project(&t, "alpha");
+    t.cli_json(&[
+        "roles",
+        "create",
+        "--name",
+        "reader",
+        "--project",
+        "alpha",
+        "--scopes",
+        "alpha-orders:read",
+    ]);
+    let s = t.serve();
+    let (v, _) = signed_in(
+        &t,
+        &s,
+        "viewer@example.com",
+        &["--project", "alpha", "--role", "viewer"],
+    )
+    .await;
+
+    let html = v.page("/console/apis").await;
+    assert!(names(&html).contains(&"alpha-orders".to_owned()));
+    assert!(!html.contains("Create API"));
+    let html = v.page("/console/apis/alpha-orders").await;
+    assert!(!html.contains("Save changes") && !html.contains("Delete API"));
+    let html = v.page("/console/roles").await;
+    assert_eq!(names(&html), ["reader"]);
+    assert!(!html.contains("Create role"));
+    let html = v.page("/console/roles/alpha/reader").await;
+    assert!(!html.contains("Save changes") && !html.contains("Delete role"));
+    let html = v.page("/console/projects").await;
+    let table = rows(&html);
+    assert_eq!(table.len(), 1);
+    assert_eq!(
+        (table[0][0].as_str(), table[0][3].as_str()),
+        ("alpha", "viewer")
+    );
+    assert!(!html.contains("Create project"));
+    let html = v.page("/console/projects/alpha").await;
+    assert!(!html.contains("Save changes") && !html.contains("Delete project"));
+    let html = v.page("/console/keys").await;
+    assert!(!rows(&html).is_empty());
+    assert!(!html.contains("Rotate keys"));
+    for page in [
+        "/console/apis/_new",
+        "/console/roles/new",
+        "/console/projects/_new",
+        "/console/apis/alpha-orders/delete",
+        "/console/roles/alpha/reader/delete",
+        "/console/projects/alpha/delete",
+        "/console/keys/rotate",
+    ] {
+        assert_eq!(v.get(page).await.status(), 403, "{page}");
+    }
+
+    // Forged posts, with the viewer's own valid CSRF token: refused, nothing changed.
+    let csrf = v.csrf("/console/account").await;
+    let keys = key_ids(&t);
+    for (path, form) in [
+        (
+            "/console/apis",
+            vec![
+                ("name", "alpha-sneaky"),
+                ("audience", "https://api.example.com/sneaky"),
+                ("project", "alpha"),
+                ("read", "on"),
+            ],
+        ),
+        (
+            "/console/apis/alpha-orders",
+            vec![
+                ("audience", "https://api.example.com/changed"),
+                ("read", "on"),
+            ],
+        ),
+        ("/console/apis/alpha-orders/delete", vec![("force", "on")]),
+        (
+            "/console/roles",
+            vec![("name", "sneaky"), ("project", "alpha")],
+        ),
+        (
+            "/console/roles/alpha/reader",
+            vec![("scope", "alpha-orders:write")],
+        ),
+        ("/console/roles/alpha/reader/delete", vec![("force", "on")]),
+        ("/console/projects", vec![("name", "sneaky")]),
+        ("/console/projects/alpha", vec![("description", "mine now")]),
+        ("/console/projects/alpha/delete", vec![]),
+        ("/console/keys/rotate", vec![("now", "on")]),
+    ] {
+        let mut form = form;
+        form.push(("csrf", &csrf));
+        let res = v.post(path, &form).await;
+        assert_eq!(res.status(), 403, "POST {path}");
+    }
+    assert_eq!(
+        api_names(&t, "alpha"),
+        ["admin", "alpha-orders", "alpha-reports"]
+    );
+    let api = t.cli_json(&["apis", "list", "--project", "alpha"]);
+    assert!(
+        api.to_string()
+            .contains("https://api.example.com/alpha/orders")
+    );
+    assert_eq!(role_names(&t, "alpha"), ["reader"]);
+    let roles = t.cli_json(&["roles", "list", "--project", "alpha"]);
+    assert!(!roles.to_string().contains("alpha-orders:write"));
+    assert!(project_names(&t).contains(&"alpha".to_owned()));
+    assert!(!project_names(&t).contains(&"sneaky".to_owned()));
+    assert!(
+        !t.cli_json(&["projects", "list"])
+            .to_string()
+            .contains("mine now")
+    );
+    assert_eq!(key_ids(&t), keys);
+}
+
+#[tokio::test]
 async fn roles_are_made_changed_and_deleted_within_the_persons_projects() {
     let t = Tessera::new();
     project(&t, "alpha");
@@ -436,6 +517,166 @@ async fn roles_are_made_changed_and_deleted_within_the_persons_projects() {
             "{kind}: {audited:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn superadmins_create_change_and_delete_projects_clients_only_with_force() {
+    let t = Tessera::new();
+    let s = t.serve();
+    let (b, _) = signed_in(&t, &s, "root@example.com", &["--superadmin"]).await;
+    let html = b.page("/console/projects").await;
+    assert_eq!(h1(&html), "Projects");
+    assert!(html.contains("href=\"/console/projects/_new\">Create project</a>"));
+    let csrf = b.csrf("/console/projects/_new").await;
+
+    let res = b
+        .post(
+            "/console/projects",
+            &[("csrf", &csrf), ("name", "Not Valid")],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(alerts(&res.text().await.unwrap()).starts_with("Name:"));
+    let res = b.post("/console/projects", &[("name", "no-csrf")]).await;
+    assert_eq!(res.status(), 403);
+    assert_eq!(project_names(&t), ["default"]);
+
+    let res = b
+        .post(
+            "/console/projects",
+            &[
+                ("csrf", &csrf),
+                ("name", "payments"),
+                ("display_name", "Payments <b>team</b>"),
+                ("description", "Cards"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(&res), "/console/projects/payments");
+    let html = b.page("/console/projects/payments").await;
+    assert!(!html.contains("<b>team</b>"));
+    let res = b
+        .post(
+            "/console/projects/payments",
+            &[
+                ("csrf", &csrf),
+                ("display_name", "Payments"),
+                ("description", "Cards and wallets"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    let row = rows(&b.page("/console/projects").await)
+        .into_iter()
+        .find(|r| r[0] == "payments")
+        .unwrap();
+    assert_eq!(
+        (row[1].as_str(), row[2].as_str(), row[3].as_str()),
+        ("Payments", "Cards and wallets", "superadmin")
+    );
+
+    // A project holding clients: the confirmation says how many and asks for "force".
+    for name in ["one", "two"] {
+        t.cli_json(&["clients", "create", "--name", name, "--project", "payments"]);
+    }
+    let html = b.page("/console/projects/payments/delete").await;
+    assert_eq!(h1(&html), "Delete project payments?");
+    assert!(html.contains("Also delete its 2 clients"), "{html}");
+    let res = b
+        .post("/console/projects/payments/delete", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(res.status(), 409);
+    assert!(alerts(&res.text().await.unwrap()).contains("2 client"));
+    assert!(project_names(&t).contains(&"payments".to_owned()));
+    let res = b
+        .post(
+            "/console/projects/payments/delete",
+            &[("csrf", &csrf), ("force", "on")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(project_names(&t), ["default"]);
+    let v = t.cli_json(&["clients", "list"]);
+    assert!(!v.to_string().contains("\"one\""), "{v}");
+    // The default project is never offered for deletion.
+    assert!(
+        !b.page("/console/projects/default")
+            .await
+            .contains("Delete project")
+    );
+    assert_eq!(
+        b.get("/console/projects/default/delete").await.status(),
+        403
+    );
+    for kind in ["project.created", "project.updated", "project.deleted"] {
+        let found = events(&b, &format!("/console/audit?type={kind}")).await;
+        assert!(
+            found.iter().any(|(k, actor, target)| k == kind
+                && actor == "root@example.com"
+                && target == "payments"),
+            "{kind}: {found:?}"
+        );
+    }
+
+    // A project admin sees only their projects, and no Create project.
+    project(&t, "alpha");
+    project(&t, "beta");
+    let (a, _) = signed_in(
+        &t,
+        &s,
+        "ada@example.com",
+        &["--project", "alpha", "--role", "owner"],
+    )
+    .await;
+    let html = a.page("/console/projects").await;
+    assert_eq!(names(&html), ["alpha"]);
+    assert_eq!(rows(&html)[0][3], "owner");
+    assert!(!html.contains("Create project"));
+    assert_eq!(a.get("/console/projects/beta").await.status(), 404);
+}
+
+async fn database(t: &Tessera) -> sea_orm::DatabaseConnection {
+    let url = t
+        .env
+        .iter()
+        .find(|(k, _)| k == "TESSERA__DATABASE__URL")
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    tessera::store::connect(&url).await.unwrap()
+}
+
+/// `(type, actor_type, actor)` of the stored audit events about `target`.
+async fn audit_rows(t: &Tessera, target: &str) -> Vec<(String, String, String)> {
+    let db = database(t).await;
+    entity::audit_event::Entity::find()
+        .filter(entity::audit_event::Column::Target.eq(target))
+        .all(&db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| {
+            (
+                e.r#type,
+                e.actor_type.unwrap_or_default(),
+                e.actor.unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// Ages every session of `administrator` beyond the re-authentication window.
+async fn age_sessions(t: &Tessera, administrator: &str) {
+    let db = database(t).await;
+    entity::admin_session::Entity::update_many()
+        .col_expr(
+            entity::admin_session::Column::SecondFactorAt,
+            sea_orm::sea_query::Expr::value(chrono::Utc::now() - chrono::TimeDelta::minutes(11)),
+        )
+        .filter(entity::admin_session::Column::AdministratorId.eq(administrator))
+        .exec(&db)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

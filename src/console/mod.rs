@@ -14,6 +14,7 @@ mod layout;
 mod oidc;
 mod pages;
 mod passkeys;
+mod projects;
 mod reauth;
 
 use std::sync::LazyLock;
@@ -175,6 +176,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 "/roles/{project}/{name}/delete",
                 web::post().to(catalog::role_delete),
             )
+            .route("/projects", web::get().to(projects::list))
+            .route("/projects", web::post().to(projects::create))
+            .route("/projects/_new", web::get().to(projects::new))
+            .route("/projects/{name}", web::get().to(projects::show))
+            .route("/projects/{name}", web::post().to(projects::update))
+            .route(
+                "/projects/{name}/delete",
+                web::get().to(projects::delete_confirm),
+            )
+            .route("/projects/{name}/delete", web::post().to(projects::delete))
             .route("/keys", web::get().to(keys::list))
             .route("/keys/rotate", web::get().to(keys::rotate_confirm))
             .route("/keys/rotate", web::post().to(keys::rotate))
