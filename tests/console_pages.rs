@@ -833,3 +833,99 @@ async fn the_audit_log_pages_filters_and_follows_the_project_switcher() {
     assert_eq!(beta, ["beta-reports", "beta-orders"]);
     assert!(html.contains("in project beta"));
 }
+
+#[tokio::test]
+async fn deleting_what_is_still_in_use_needs_the_explicit_box() {
+    let t = Tessera::new();
+    project(&t, "alpha");
+    t.cli_json(&[
+        "roles",
+        "create",
+        "--name",
+        "reader",
+        "--project",
+        "alpha",
+        "--scopes",
+        "alpha-reports:read",
+    ]);
+    t.cli_json(&[
+        "clients",
+        "create",
+        "--name",
+        "user",
+        "--project",
+        "alpha",
+        "--scopes",
+        "alpha-orders:read",
+        "--roles",
+        "reader",
+    ]);
+    let s = t.serve();
+    let (b, id) = signed_in(&t, &s, "root@example.com", &["--superadmin"]).await;
+    let csrf = b.csrf("/console/apis").await;
+
+    // An API still granted: 409 saying so, kept; with the box ticked, gone with its grants.
+    let res = b
+        .post("/console/apis/alpha-orders/delete", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(res.status(), 409);
+    let html = res.text().await.unwrap();
+    assert!(alerts(&html).contains("granted"), "{}", alerts(&html));
+    assert_eq!(h1(&html), "Delete API alpha-orders?");
+    assert!(api_names(&t, "alpha").contains(&"alpha-orders".to_owned()));
+    let res = b
+        .post(
+            "/console/apis/alpha-orders/delete",
+            &[("csrf", &csrf), ("force", "on")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert!(!api_names(&t, "alpha").contains(&"alpha-orders".to_owned()));
+
+    // A role still held: the same.
+    let res = b
+        .post("/console/roles/alpha/reader/delete", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(res.status(), 409);
+    assert!(alerts(&res.text().await.unwrap()).contains("held"));
+    assert_eq!(role_names(&t, "alpha"), ["reader"]);
+    let res = b
+        .post(
+            "/console/roles/alpha/reader/delete",
+            &[("csrf", &csrf), ("force", "on")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert!(role_names(&t, "alpha").is_empty());
+
+    // A project holding a client: deleting it deletes the client, so it needs a fresh
+    // second factor, on the confirmation page and on the change.
+    age_sessions(&t, &id).await;
+    let then = "then=%2Fconsole%2Fprojects%2Falpha%2Fdelete";
+    let res = b.get("/console/projects/alpha/delete").await;
+    assert_eq!(res.status(), 303);
+    assert!(location(&res).contains(then), "{}", location(&res));
+    let res = b
+        .post(
+            "/console/projects/alpha/delete",
+            &[("csrf", &csrf), ("force", "on")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert!(location(&res).starts_with("/console/reauth?") && location(&res).contains(then));
+    assert!(project_names(&t).contains(&"alpha".to_owned()));
+    assert_eq!(
+        b.reauth("/console/projects/alpha/delete").await,
+        "/console/projects/alpha/delete"
+    );
+    let html = b.page("/console/projects/alpha/delete").await;
+    assert!(html.contains("Also delete its 1 client<"), "{html}");
+    let res = b
+        .post(
+            "/console/projects/alpha/delete",
+            &[("csrf", &csrf), ("force", "on")],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(project_names(&t), ["default"]);
+}

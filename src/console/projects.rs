@@ -289,6 +289,10 @@ async fn delete_page(
         limit: 1,
     };
     let (_, clients) = ops::clients::search(&ops, &acting.ctx, Some(name), &count).await?;
+    if clients > 0 {
+        // Its clients go with it: deleting clients is a sensitive change.
+        acting.require_recent_second_factor(state, &format!("/console/projects/{name}/delete"))?;
+    }
     Ok(render(
         status,
         &DeletePage {
