@@ -486,9 +486,14 @@ async fn create_client_within_the_ceiling_shows_the_secret_once() {
             ],
         )
         .await;
+    // POST → redirect → GET: the secret is not in the answer to the POST (a reload of the
+    // page that shows it must never post again) nor in any URL.
+    assert_eq!(res.status(), 303);
+    let to = res.headers()["location"].to_str().unwrap().to_owned();
+    assert!(to.starts_with("/console/clients/") && to.ends_with("/secret"), "{to}");
+    let res = b.get(&to).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["cache-control"], "no-store");
-    assert!(res.headers().get("location").is_none());
     let html = res.text().await.unwrap();
     assert!(html.contains("This secret will not be shown again."));
     assert_eq!(html.matches(">Copy</button>").count(), 3);
@@ -510,6 +515,14 @@ async fn create_client_within_the_ceiling_shows_the_secret_once() {
     let secret = shown(&html, "created-client-secret");
     assert_eq!(shown(&html, "created-token-url"), s.url("/oauth2/token"));
     assert!(secret.starts_with("tsk_"), "{secret}");
+    assert!(!to.contains(&secret));
+    // Shown once: a reload finds nothing and goes to the client's page, which does not hold
+    // it either.
+    let again = b.get(&to).await;
+    assert_eq!(again.status(), 303);
+    let page = b.page(again.headers()["location"].to_str().unwrap()).await;
+    assert!(!page.contains(&secret));
+    assert!(page.contains("shown once and is no longer available"));
 
     // The secret works, for the scope granted.
     let token = s.token(&id, &secret, &[]).await;

@@ -3,6 +3,7 @@
 //! enrollment, sign-out, the Account page and the Clients pages; every response carries the security headers of §8, and every POST
 //! must come from the console's own origin and carry the CSRF token of its session.
 
+mod client;
 mod clients;
 mod enroll;
 mod error;
@@ -144,6 +145,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/clients", web::get().to(clients::list))
             .route("/clients", web::post().to(clients::create))
             .route("/clients/new", web::get().to(clients::new))
+            .route("/clients/{id}", web::get().to(client::show))
+            .route("/clients/{id}", web::post().to(client::update))
+            .route("/clients/{id}/enabled", web::post().to(client::set_enabled))
+            .route("/clients/{id}/secret", web::get().to(client::secret))
+            .route("/clients/{id}/secrets", web::post().to(client::add_secret))
+            .route(
+                "/clients/{id}/secrets/{secret}/delete",
+                web::get().to(client::delete_secret_confirm),
+            )
+            .route(
+                "/clients/{id}/secrets/{secret}/delete",
+                web::post().to(client::delete_secret),
+            )
+            .route("/clients/{id}/reset", web::get().to(client::reset_confirm))
+            .route("/clients/{id}/reset", web::post().to(client::reset))
+            .route("/clients/{id}/delete", web::get().to(client::delete_confirm))
+            .route("/clients/{id}/delete", web::post().to(client::delete))
             .route("/sign-in", web::get().to(pages::sign_in_form))
             .route("/sign-in", web::post().to(pages::sign_in))
             .route("/sign-in/oidc", web::get().to(oidc::begin))
