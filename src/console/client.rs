@@ -609,16 +609,12 @@ pub async fn add_secret(
         Ok((_, secret)) => reveal(&state, &acting, &id, RevealKind::Added, &secret).await,
         Err(e) => match field_errors(&e) {
             Some(errors) => {
-                page(
-                    &state,
-                    &acting,
-                    &id,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    None,
-                    errors,
-                    None,
-                )
-                .await
+                let status = if errors.form.is_some() {
+                    StatusCode::FORBIDDEN
+                } else {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                };
+                page(&state, &acting, &id, status, None, errors, None).await
             }
             None => match e {
                 OpsError::Conflict(m) => {
