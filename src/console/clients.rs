@@ -116,7 +116,7 @@ pub async fn list(
         .map_or(("name", ClientSort::Name), |(_, key, s)| (*key, *s));
     let descending = query.order == "desc";
     let order = if descending { "desc" } else { "asc" };
-    let page = query
+    let mut page = query
         .page
         .as_deref()
         .and_then(|p| p.parse::<u64>().ok())
@@ -130,14 +130,21 @@ pub async fn list(
         offset: (page - 1) * PAGE_SIZE,
         limit: PAGE_SIZE,
     };
-    let (status_code, notice, (clients, total)) = match ops::clients::search(
-        &Ops::of(&state),
-        &acting.ctx,
-        acting.project.as_deref(),
-        &wanted,
-    )
-    .await
+    let ops = Ops::of(&state);
+    let project = acting.project.as_deref();
+    let mut wanted = wanted;
+    let mut found = ops::clients::search(&ops, &acting.ctx, project, &wanted).await;
+    // Past the last page (a stale link): show the last page instead.
+    if let Ok((rows, total)) = &found
+        && rows.is_empty()
+        && *total > 0
+        && wanted.offset >= *total
     {
+        page = total.div_ceil(PAGE_SIZE);
+        wanted.offset = (page - 1) * PAGE_SIZE;
+        found = ops::clients::search(&ops, &acting.ctx, project, &wanted).await;
+    }
+    let (status_code, notice, (clients, total)) = match found {
         Ok(found) => (StatusCode::OK, None, found),
         // No role in any project: the page, with the reason, and nothing in it.
         Err(OpsError::Forbidden(message)) => {
