@@ -446,3 +446,92 @@ async fn refused_creations_name_the_problem_and_create_nothing() {
     );
     assert!(client_ids(&t, "other").is_empty());
 }
+
+#[tokio::test]
+async fn the_project_switcher_narrows_the_pages_to_one_project() {
+    let t = Tessera::new();
+    project(&t, "alpha");
+    project(&t, "beta");
+    project(&t, "gamma");
+    cli_client(&t, "alpha", "in-alpha");
+    cli_client(&t, "beta", "in-beta");
+    cli_client(&t, "gamma", "in-gamma");
+    let s = t.serve();
+    let (b, _) = signed_in(&t, &s, "ada@example.com", "alpha", "admin", "").await;
+    t.cli_json(&[
+        "admins",
+        "grant",
+        "ada@example.com",
+        "--project",
+        "beta",
+        "--role",
+        "viewer",
+    ]);
+
+    // Two projects: a switcher listing exactly those, "All projects" chosen.
+    let html = b.page("/console/clients").await;
+    assert!(html.contains("<label for=\"switch-project\">Project</label>"));
+    assert!(html.contains("<option value=\"\" selected>All projects</option>"));
+    assert!(html.contains("<option value=\"alpha\">alpha</option>"));
+    assert!(html.contains("<option value=\"beta\">beta</option>"));
+    assert!(!html.contains("gamma"));
+    let mut shown = names(&html);
+    shown.sort();
+    assert_eq!(shown, ["in-alpha", "in-beta"]);
+    let csrf = field(&html, "name=\"csrf\" value=\"");
+
+    // Choose beta: back to the section's list, narrowed to beta.
+    let res = b
+        .post(
+            "/console/project",
+            &[
+                ("csrf", &csrf),
+                ("project", "beta"),
+                ("back", "/console/clients"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(&res), "/console/clients");
+    let html = b.page("/console/clients").await;
+    assert_eq!(names(&html), ["in-beta"]);
+    assert!(html.contains("<option value=\"beta\" selected>beta</option>"));
+    // A viewer in beta: nothing to create there.
+    assert!(!html.contains(">Create client</a>"));
+
+    // A project they do not see: refused, the choice unchanged; `back` never leaves the
+    // console's sections.
+    let res = b
+        .post(
+            "/console/project",
+            &[
+                ("csrf", &csrf),
+                ("project", "gamma"),
+                ("back", "/console/clients"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(names(&b.page("/console/clients").await), ["in-beta"]);
+    let res = b
+        .post(
+            "/console/project",
+            &[
+                ("csrf", &csrf),
+                ("project", ""),
+                ("back", "https://evil.example/"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(&res), "/console/clients");
+    assert_eq!(names(&b.page("/console/clients").await).len(), 2);
+    // Without the session's token: refused.
+    let res = b
+        .post(
+            "/console/project",
+            &[("project", "beta"), ("back", "/console/clients")],
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+}
