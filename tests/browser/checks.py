@@ -25,7 +25,6 @@ NOT_YET_BUILT = [
     "/console/projects",
     "/console/keys",
     "/console/audit",
-    "/console/clients/{id}",
 ]
 
 SCHEMES = ("light", "dark")

@@ -75,10 +75,12 @@ def test_every_console_page_passes_axe_in_light_and_dark(page, installation, ser
                 "aria-current", "page"
             )
 
-    # The first client's details, through its row link.
+    # The first client's details, through its row link, and what it leads to.
     page.goto("/console/clients")
     first = page.get_by_role("table").get_by_role("row").nth(1).get_by_role("link").first
-    checker.visit(page, first.get_attribute("href"), "client-details")
+    details = first.get_attribute("href")
+    if checker.visit(page, details, "client-details"):
+        client_pages(page, details, checker)
 
     # Error pages: an unknown page, a spent enrollment link.
     checker.visit(page, "/console/no-such-page", "not-found", status=404)
@@ -89,6 +91,32 @@ def test_every_console_page_passes_axe_in_light_and_dark(page, installation, ser
     expect(page).to_have_url(re.compile(r"/console/sign-in"))
     checker.check(page, "signed-out")
     checker.verify()
+
+
+def client_pages(page, details: str, checker) -> None:
+    """From a client's page: Reset secret and Delete client as dialogs (with script; the
+    person signed in moments ago, so no re-authentication first) and as the confirmation pages
+    a browser without script gets, the re-authentication page, and Add secret's one-time
+    answer."""
+    main = page.get_by_role("main")
+    for action, name in (("Reset secret", "client-reset"), ("Delete client", "client-delete")):
+        opener = main.get_by_role("link", name=action)
+        href = opener.get_attribute("href")
+        opener.click()
+        dialog = page.get_by_role("dialog")
+        expect(dialog).to_be_visible()
+        expect(dialog.get_by_role("button", name=action)).to_be_visible()
+        checker.check(page, f"{name}-dialog")
+        page.keyboard.press("Escape")
+        expect(dialog).to_be_hidden()
+        expect(opener).to_be_focused()  # focus goes back where it was
+        checker.visit(page, href, f"{name}-confirm")
+        page.goto(details)
+    checker.visit(page, f"/console/reauth?then={details}/reset", "reauth")
+    page.goto(details)
+    main.get_by_role("button", name="Add secret").click()
+    expect(page.get_by_role("heading", level=1, name="Secret added")).to_be_visible()
+    checker.check(page, "secret-added")
 
 
 def test_the_checker_fails_a_page_with_a_serious_violation_or_a_csp_violation(page, checker):
