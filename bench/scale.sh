@@ -37,9 +37,13 @@ for n in $SIZES; do
 PRAGMA journal_mode=WAL;
 BEGIN;
 WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < $n)
-INSERT INTO clients SELECT printf('c%07d', n), 'bulk', '', 1, '[]', NULL, NULL, '$now', '$now', NULL FROM seq;
+INSERT INTO clients (client_id, name, description, enabled, allowed_ips, token_ttl_seconds, owner,
+    created_at, updated_at, last_used_at, tokens_valid_after, project, owner_administrator)
+  SELECT printf('c%07d', n), 'bulk', '', 1, '[]', NULL, NULL, '$now', '$now', NULL, NULL, 'default', NULL
+  FROM seq;
 INSERT INTO client_scopes SELECT client_id, 'bench', 'read' FROM clients WHERE name = 'bulk';
-INSERT INTO client_secrets SELECT 's' || client_id, client_id, '$hash', 'tsk_…xxxx', '$now', NULL, NULL FROM clients WHERE name = 'bulk';
+INSERT INTO client_secrets (secret_id, client_id, secret_hash, masked, created_at, expires_at, last_used_at, id_in_secret)
+  SELECT 's' || client_id, client_id, '$hash', 'tsk_…xxxx', '$now', NULL, NULL, 0 FROM clients WHERE name = 'bulk';
 COMMIT;
 SQL
   auth_file="$work/auths"

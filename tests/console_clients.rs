@@ -4,199 +4,10 @@
 
 mod common;
 
-use common::{Server, Tessera};
-
-const PASSWORD: &str = "correct horse battery staple";
-
-/// A browser: keeps cookies, does not follow redirects, and sends
-/// `Sec-Fetch-Site: same-origin` on its POSTs as browsers do for a form of the same page.
-struct Browser {
-    http: reqwest::Client,
-    base: String,
-}
-
-impl Browser {
-    fn new(s: &Server) -> Self {
-        Browser {
-            http: reqwest::Client::builder()
-                .cookie_store(true)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            base: s.url.clone(),
-        }
-    }
-
-    async fn get(&self, path: &str) -> reqwest::Response {
-        self.http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap()
-    }
-
-    /// The body of a page that must answer 200.
-    async fn page(&self, path: &str) -> String {
-        let res = self.get(path).await;
-        assert_eq!(res.status(), 200, "GET {path}");
-        res.text().await.unwrap()
-    }
-
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        self.http
-            .post(format!("{}{path}", self.base))
-            .header("Sec-Fetch-Site", "same-origin")
-            .form(form)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    /// The CSRF token of the form on `path`.
-    async fn csrf(&self, path: &str) -> String {
-        field(&self.page(path).await, "name=\"csrf\" value=\"")
-    }
-
-    /// Enrolls with the real enrollment page; returns the TOTP secret (base32).
-    async fn enroll(&self, token: &str) -> String {
-        let path = format!("/console/enroll/{token}");
-        let html = self.page(&path).await;
-        let secret = field(&html, "id=\"totp-key\" type=\"text\" readonly value=\"");
-        let csrf = field(&html, "name=\"csrf\" value=\"");
-        let res = self
-            .post(
-                &path,
-                &[
-                    ("csrf", &csrf),
-                    ("password", PASSWORD),
-                    ("code", &code(&secret, 0)),
-                ],
-            )
-            .await;
-        assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
-        secret
-    }
-
-    /// Signs in with the password and the next step's code.
-    async fn sign_in(&self, email: &str, secret: &str) {
-        let csrf = self.csrf("/console/sign-in").await;
-        let res = self
-            .post(
-                "/console/sign-in",
-                &[("csrf", &csrf), ("email", email), ("password", PASSWORD)],
-            )
-            .await;
-        assert_eq!(res.status(), 303);
-        assert_eq!(location(&res), "/console/sign-in/verify");
-        let csrf = self.csrf("/console/sign-in/verify").await;
-        let res = self
-            .post(
-                "/console/sign-in/verify",
-                &[("csrf", &csrf), ("code", &code(secret, 1))],
-            )
-            .await;
-        assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
-    }
-}
-
-/// The value following `marker` up to the next quote.
-fn field(html: &str, marker: &str) -> String {
-    let start = html
-        .find(marker)
-        .unwrap_or_else(|| panic!("{marker} in {html}"))
-        + marker.len();
-    html[start..].split('"').next().unwrap().to_owned()
-}
-
-fn location(res: &reqwest::Response) -> String {
-    res.headers()["location"].to_str().unwrap().to_owned()
-}
-
-/// The TOTP code for now plus `offset_steps` steps, computed independently with totp-rs.
-fn code(secret_base32: &str, offset_steps: i64) -> String {
-    let secret = totp_rs::Secret::try_from_base32(secret_base32).unwrap();
-    let totp = totp_rs::Builder::new().with_secret(secret).build().unwrap();
-    let now = chrono::Utc::now().timestamp() + offset_steps * 30;
-    totp.generate(now as u64).to_string()
-}
-
-/// The cells of the table body, row by row (tags stripped, text as served: still escaped).
-fn rows(html: &str) -> Vec<Vec<String>> {
-    let body = &html[html.find("<tbody>").expect("a table") + 7..];
-    let body = &body[..body.find("</tbody>").unwrap()];
-    body.split("<tr>")
-        .skip(1)
-        .map(|row| {
-            row.split("<td>")
-                .skip(1)
-                .map(|cell| {
-                    let cell = &cell[..cell.find("</td>").unwrap()];
-                    text_of(cell)
-                })
-                .collect()
-        })
-        .collect()
-}
-
-/// The text of an HTML fragment: its tags dropped.
-fn text_of(fragment: &str) -> String {
-    let mut text = String::new();
-    let mut in_tag = false;
-    for c in fragment.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' => in_tag = false,
-            c if !in_tag => text.push(c),
-            _ => {}
-        }
-    }
-    text
-}
-
-/// The names (first column) of the table's rows.
-fn names(html: &str) -> Vec<String> {
-    rows(html).into_iter().map(|r| r[0].clone()).collect()
-}
-
-/// Texts of the page's alerts.
-fn alerts(html: &str) -> String {
-    html.split("role=\"alert\"")
-        .skip(1)
-        .map(|rest| {
-            let text = &rest[rest.find('>').unwrap() + 1..];
-            text[..text.find("</p>").unwrap()].to_owned()
-        })
-        .collect::<Vec<_>>()
-        .join(" | ")
-}
-
-/// A project with an API `{project}-orders` (read, write) and `{project}-reports` (read).
-fn project(t: &Tessera, name: &str) {
-    t.cli_json(&["projects", "create", name]);
-    for (api, permissions) in [("orders", "read,write"), ("reports", "read")] {
-        t.cli_json(&[
-            "apis",
-            "create",
-            "--name",
-            &format!("{name}-{api}"),
-            "--audience",
-            &format!("https://api.example.com/{name}/{api}"),
-            "--permissions",
-            permissions,
-            "--project",
-            name,
-        ]);
-    }
-}
-
-/// A client made by the CLI in `project`; returns its id and secret.
-fn cli_client(t: &Tessera, project: &str, name: &str) -> (String, String) {
-    let v = t.cli_json(&["clients", "create", "--name", name, "--project", project]);
-    (
-        v["client_id"].as_str().unwrap().to_owned(),
-        v["client_secret"].as_str().unwrap().to_owned(),
-    )
-}
+use common::Tessera;
+use common::console::{
+    Browser, alerts, cli_client, field, location, names, project, rows, signed_in,
+};
 
 /// The ids of a project's clients, by the CLI.
 fn client_ids(t: &Tessera, project: &str) -> Vec<String> {
@@ -209,37 +20,6 @@ fn client_ids(t: &Tessera, project: &str) -> Vec<String> {
         .iter()
         .map(|c| c["client_id"].as_str().unwrap().to_owned())
         .collect()
-}
-
-/// An administrator of `project` with `role` and a ceiling, enrolled and signed in.
-async fn signed_in(
-    t: &Tessera,
-    s: &Server,
-    email: &str,
-    project: &str,
-    role: &str,
-    scopes: &str,
-) -> (Browser, String) {
-    let v = t.cli_json(&[
-        "admins",
-        "create",
-        "--email",
-        email,
-        "--display-name",
-        "Ada Lovelace",
-        "--project",
-        project,
-        "--role",
-        role,
-        "--scopes",
-        scopes,
-    ]);
-    let url = v["enrollment_url"].as_str().unwrap();
-    let token = url.rsplit('/').next().unwrap();
-    let b = Browser::new(s);
-    let secret = b.enroll(token).await;
-    b.sign_in(email, &secret).await;
-    (b, v["id"].as_str().unwrap().to_owned())
 }
 
 #[tokio::test]
@@ -486,9 +266,17 @@ async fn create_client_within_the_ceiling_shows_the_secret_once() {
             ],
         )
         .await;
+    // POST → redirect → GET: the secret is not in the answer to the POST (a reload of the
+    // page that shows it must never post again) nor in any URL.
+    assert_eq!(res.status(), 303);
+    let to = res.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        to.starts_with("/console/clients/") && to.ends_with("/secret"),
+        "{to}"
+    );
+    let res = b.get(&to).await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["cache-control"], "no-store");
-    assert!(res.headers().get("location").is_none());
     let html = res.text().await.unwrap();
     assert!(html.contains("This secret will not be shown again."));
     assert_eq!(html.matches(">Copy</button>").count(), 3);
@@ -510,6 +298,14 @@ async fn create_client_within_the_ceiling_shows_the_secret_once() {
     let secret = shown(&html, "created-client-secret");
     assert_eq!(shown(&html, "created-token-url"), s.url("/oauth2/token"));
     assert!(secret.starts_with("tsk_"), "{secret}");
+    assert!(!to.contains(&secret));
+    // Shown once: a reload finds nothing and goes to the client's page, which does not hold
+    // it either.
+    let again = b.get(&to).await;
+    assert_eq!(again.status(), 303);
+    let page = b.page(again.headers()["location"].to_str().unwrap()).await;
+    assert!(!page.contains(&secret));
+    assert!(page.contains("shown once and is no longer available"));
 
     // The secret works, for the scope granted.
     let token = s.token(&id, &secret, &[]).await;
@@ -649,4 +445,93 @@ async fn refused_creations_name_the_problem_and_create_nothing() {
         res.status()
     );
     assert!(client_ids(&t, "other").is_empty());
+}
+
+#[tokio::test]
+async fn the_project_switcher_narrows_the_pages_to_one_project() {
+    let t = Tessera::new();
+    project(&t, "alpha");
+    project(&t, "beta");
+    project(&t, "gamma");
+    cli_client(&t, "alpha", "in-alpha");
+    cli_client(&t, "beta", "in-beta");
+    cli_client(&t, "gamma", "in-gamma");
+    let s = t.serve();
+    let (b, _) = signed_in(&t, &s, "ada@example.com", "alpha", "admin", "").await;
+    t.cli_json(&[
+        "admins",
+        "grant",
+        "ada@example.com",
+        "--project",
+        "beta",
+        "--role",
+        "viewer",
+    ]);
+
+    // Two projects: a switcher listing exactly those, "All projects" chosen.
+    let html = b.page("/console/clients").await;
+    assert!(html.contains("<label for=\"switch-project\">Project</label>"));
+    assert!(html.contains("<option value=\"\" selected>All projects</option>"));
+    assert!(html.contains("<option value=\"alpha\">alpha</option>"));
+    assert!(html.contains("<option value=\"beta\">beta</option>"));
+    assert!(!html.contains("gamma"));
+    let mut shown = names(&html);
+    shown.sort();
+    assert_eq!(shown, ["in-alpha", "in-beta"]);
+    let csrf = field(&html, "name=\"csrf\" value=\"");
+
+    // Choose beta: back to the section's list, narrowed to beta.
+    let res = b
+        .post(
+            "/console/project",
+            &[
+                ("csrf", &csrf),
+                ("project", "beta"),
+                ("back", "/console/clients"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(&res), "/console/clients");
+    let html = b.page("/console/clients").await;
+    assert_eq!(names(&html), ["in-beta"]);
+    assert!(html.contains("<option value=\"beta\" selected>beta</option>"));
+    // A viewer in beta: nothing to create there.
+    assert!(!html.contains(">Create client</a>"));
+
+    // A project they do not see: refused, the choice unchanged; `back` never leaves the
+    // console's sections.
+    let res = b
+        .post(
+            "/console/project",
+            &[
+                ("csrf", &csrf),
+                ("project", "gamma"),
+                ("back", "/console/clients"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(names(&b.page("/console/clients").await), ["in-beta"]);
+    let res = b
+        .post(
+            "/console/project",
+            &[
+                ("csrf", &csrf),
+                ("project", ""),
+                ("back", "https://evil.example/"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(&res), "/console/clients");
+    assert_eq!(names(&b.page("/console/clients").await).len(), 2);
+    // Without the session's token: refused.
+    let res = b
+        .post(
+            "/console/project",
+            &[("project", "beta"), ("back", "/console/clients")],
+        )
+        .await;
+    assert_eq!(res.status(), 403);
 }

@@ -5,30 +5,83 @@
 //! (POST → 303 → GET).
 
 mod common;
-#[path = "common/console.rs"]
-mod console;
 
-use common::Tessera;
-use console::{Browser, alerts, h1, location, names, rows, signed_in};
+use common::console::{
+    Browser, PASSWORD, age_second_factor, alerts, code, field, location, names, project, rows,
+    text_of,
+};
+use common::{Server, Tessera};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-/// A project with an API `{project}-orders` (read, write) and `{project}-reports` (read).
-fn project(t: &Tessera, name: &str) {
-    t.cli_json(&["projects", "create", name]);
-    for (api, permissions) in [("orders", "read,write"), ("reports", "read")] {
-        t.cli_json(&[
-            "apis",
-            "create",
-            "--name",
-            &format!("{name}-{api}"),
-            "--audience",
-            &format!("https://api.example.com/{name}/{api}"),
-            "--permissions",
-            permissions,
-            "--project",
-            name,
-        ]);
-    }
+/// An administrator made by the CLI with `extra` arguments (`--superadmin`, or `--project P
+/// --role R`, no ceiling), enrolled with the previous time step's code and signed in with the
+/// current one's, so that a re-authentication has an unused step (the next) at once; answers
+/// the browser, their id and their TOTP secret.
+async fn signed_in(
+    t: &Tessera,
+    s: &Server,
+    email: &str,
+    extra: &[&str],
+) -> (Browser, String, String) {
+    let mut args = vec![
+        "admins",
+        "create",
+        "--email",
+        email,
+        "--display-name",
+        "Ada",
+    ];
+    args.extend_from_slice(extra);
+    let v = t.cli_json(&args);
+    let url = v["enrollment_url"].as_str().unwrap();
+    let path = format!("/console/enroll/{}", url.rsplit('/').next().unwrap());
+    let b = Browser::new(s);
+    let html = b.page(&path).await;
+    let secret = field(&html, "id=\"totp-key\" type=\"text\" readonly value=\"");
+    let csrf = field(&html, "name=\"csrf\" value=\"");
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("password", PASSWORD),
+        ("code", &code(&secret, -1)),
+    ];
+    let res = b.post(&path, &form).await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    let csrf = b.csrf("/console/sign-in").await;
+    let res = b
+        .post(
+            "/console/sign-in",
+            &[("csrf", &csrf), ("email", email), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(location(&res), "/console/sign-in/verify");
+    let csrf = b.csrf("/console/sign-in/verify").await;
+    let res = b
+        .post(
+            "/console/sign-in/verify",
+            &[("csrf", &csrf), ("code", &code(&secret, 0))],
+        )
+        .await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    (b, v["id"].as_str().unwrap().to_owned(), secret)
+}
+
+/// Re-authenticates on the real page with the next step's code; answers where it went.
+async fn reauth(b: &Browser, secret: &str, then: &str) -> String {
+    let csrf = b.csrf("/console/account").await;
+    let res = b
+        .post(
+            "/console/reauth",
+            &[("csrf", &csrf), ("then", then), ("code", &code(secret, 1))],
+        )
+        .await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    location(&res)
+}
+
+/// The page's `<h1>`.
+fn h1(html: &str) -> String {
+    let start = html.find("<h1>").expect("an h1") + 4;
+    text_of(&html[start..start + html[start..].find("</h1>").unwrap()])
 }
 
 /// The names of the APIs `project` sees, by the CLI.
@@ -86,7 +139,7 @@ async fn apis_show_the_persons_projects_and_change_through_forms_audited() {
         "alpha",
     ]);
     let s = t.serve();
-    let (b, ada) = signed_in(
+    let (b, ada, _) = signed_in(
         &t,
         &s,
         "ada@example.com",
@@ -271,7 +324,7 @@ async fn a_viewer_sees_no_actions_and_forged_posts_change_nothing() {
         "alpha-orders:read",
     ]);
     let s = t.serve();
-    let (v, _) = signed_in(
+    let (v, _, _) = signed_in(
         &t,
         &s,
         "viewer@example.com",
@@ -392,7 +445,7 @@ async fn roles_are_made_changed_and_deleted_within_the_persons_projects() {
         "beta-orders:read",
     ]);
     let s = t.serve();
-    let (b, ada) = signed_in(
+    let (b, ada, _) = signed_in(
         &t,
         &s,
         "ada@example.com",
@@ -523,7 +576,7 @@ async fn roles_are_made_changed_and_deleted_within_the_persons_projects() {
 async fn superadmins_create_change_and_delete_projects_clients_only_with_force() {
     let t = Tessera::new();
     let s = t.serve();
-    let (b, _) = signed_in(&t, &s, "root@example.com", &["--superadmin"]).await;
+    let (b, _, _) = signed_in(&t, &s, "root@example.com", &["--superadmin"]).await;
     let html = b.page("/console/projects").await;
     assert_eq!(h1(&html), "Projects");
     assert!(html.contains("href=\"/console/projects/_new\">Create project</a>"));
@@ -622,7 +675,7 @@ async fn superadmins_create_change_and_delete_projects_clients_only_with_force()
     // A project admin sees only their projects, and no Create project.
     project(&t, "alpha");
     project(&t, "beta");
-    let (a, _) = signed_in(
+    let (a, _, _) = signed_in(
         &t,
         &s,
         "ada@example.com",
@@ -665,25 +718,11 @@ async fn audit_rows(t: &Tessera, target: &str) -> Vec<(String, String, String)> 
         .collect()
 }
 
-/// Ages every session of `administrator` beyond the re-authentication window.
-async fn age_sessions(t: &Tessera, administrator: &str) {
-    let db = database(t).await;
-    entity::admin_session::Entity::update_many()
-        .col_expr(
-            entity::admin_session::Column::SecondFactorAt,
-            sea_orm::sea_query::Expr::value(chrono::Utc::now() - chrono::TimeDelta::minutes(11)),
-        )
-        .filter(entity::admin_session::Column::AdministratorId.eq(administrator))
-        .exec(&db)
-        .await
-        .unwrap();
-}
-
 #[tokio::test]
 async fn rotating_keys_needs_a_recent_second_factor_then_adds_a_key() {
     let t = Tessera::new();
     let s = t.serve();
-    let (b, id) = signed_in(&t, &s, "root@example.com", &["--superadmin"]).await;
+    let (b, id, totp) = signed_in(&t, &s, "root@example.com", &["--superadmin"]).await;
     let html = b.page("/console/keys").await;
     assert_eq!(h1(&html), "Keys");
     assert!(html.contains("href=\"/console/keys/rotate\">Rotate keys</a>"));
@@ -693,7 +732,7 @@ async fn rotating_keys_needs_a_recent_second_factor_then_adds_a_key() {
     let csrf = b.csrf("/console/keys").await;
 
     // The last second factor is old: to re-authentication, then back; nothing rotated.
-    age_sessions(&t, &id).await;
+    age_second_factor(&t, &id, 11).await;
     // (reauth::location writes `?&then=`: harmless, and not this page's to change.)
     let to_reauth = |res: &reqwest::Response| {
         let at = location(res);
@@ -709,7 +748,7 @@ async fn rotating_keys_needs_a_recent_second_factor_then_adds_a_key() {
 
     // A fresh code: back to the confirmation, and the POST rotates.
     assert_eq!(
-        b.reauth("/console/keys/rotate").await,
+        reauth(&b, &totp, "/console/keys/rotate").await,
         "/console/keys/rotate"
     );
     let html = b.page("/console/keys/rotate").await;
@@ -753,7 +792,7 @@ async fn the_audit_log_pages_filters_and_follows_the_project_switcher() {
     let client = t.cli_json(&["clients", "create", "--name", "c", "--project", "alpha"]);
     let client_id = client["client_id"].as_str().unwrap();
     let s = t.serve();
-    let (b, _) = signed_in(&t, &s, "root@example.com", &["--superadmin"]).await;
+    let (b, _, _) = signed_in(&t, &s, "root@example.com", &["--superadmin"]).await;
 
     // Newest first, 50 a page, Previous/Next keep the filter.
     let html = b.page("/console/audit?type=api.created").await;
@@ -861,7 +900,7 @@ async fn deleting_what_is_still_in_use_needs_the_explicit_box() {
         "reader",
     ]);
     let s = t.serve();
-    let (b, id) = signed_in(&t, &s, "root@example.com", &["--superadmin"]).await;
+    let (b, id, totp) = signed_in(&t, &s, "root@example.com", &["--superadmin"]).await;
     let csrf = b.csrf("/console/apis").await;
 
     // An API still granted: 409 saying so, kept; with the box ticked, gone with its grants.
@@ -900,7 +939,7 @@ async fn deleting_what_is_still_in_use_needs_the_explicit_box() {
 
     // A project holding a client: deleting it deletes the client, so it needs a fresh
     // second factor, on the confirmation page and on the change.
-    age_sessions(&t, &id).await;
+    age_second_factor(&t, &id, 11).await;
     let then = "then=%2Fconsole%2Fprojects%2Falpha%2Fdelete";
     let res = b.get("/console/projects/alpha/delete").await;
     assert_eq!(res.status(), 303);
@@ -915,7 +954,7 @@ async fn deleting_what_is_still_in_use_needs_the_explicit_box() {
     assert!(location(&res).starts_with("/console/reauth?") && location(&res).contains(then));
     assert!(project_names(&t).contains(&"alpha".to_owned()));
     assert_eq!(
-        b.reauth("/console/projects/alpha/delete").await,
+        reauth(&b, &totp, "/console/projects/alpha/delete").await,
         "/console/projects/alpha/delete"
     );
     let html = b.page("/console/projects/alpha/delete").await;

@@ -10,6 +10,7 @@ mod m20261123_000005_revocations;
 mod m20261202_000006_cutoffs;
 mod m20261202_000007_auth_failures;
 mod m20261202_000008_people;
+mod m20261202_000009_client_sorts;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000006_cutoffs::Migration),
             Box::new(m20261202_000007_auth_failures::Migration),
             Box::new(m20261202_000008_people::Migration),
+            Box::new(m20261202_000009_client_sorts::Migration),
         ]
     }
 }

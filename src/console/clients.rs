@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -32,6 +32,9 @@ pub struct ListQuery {
     order: String,
     #[serde(default)]
     page: Option<String>,
+    /// Set after Delete client.
+    #[serde(default)]
+    deleted: Option<String>,
 }
 
 struct Header {
@@ -55,6 +58,8 @@ struct ClientsPage<'a> {
     nav: Nav,
     /// Why nothing can be shown.
     notice: Option<String>,
+    /// What the last change did.
+    done: Option<&'static str>,
     q: String,
     status: String,
     sort: &'static str,
@@ -111,7 +116,7 @@ pub async fn list(
         .map_or(("name", ClientSort::Name), |(_, key, s)| (*key, *s));
     let descending = query.order == "desc";
     let order = if descending { "desc" } else { "asc" };
-    let page = query
+    let mut page = query
         .page
         .as_deref()
         .and_then(|p| p.parse::<u64>().ok())
@@ -125,14 +130,21 @@ pub async fn list(
         offset: (page - 1) * PAGE_SIZE,
         limit: PAGE_SIZE,
     };
-    let (status_code, notice, (clients, total)) = match ops::clients::search(
-        &Ops::of(&state),
-        &acting.ctx,
-        acting.project.as_deref(),
-        &wanted,
-    )
-    .await
+    let ops = Ops::of(&state);
+    let project = acting.project.as_deref();
+    let mut wanted = wanted;
+    let mut found = ops::clients::search(&ops, &acting.ctx, project, &wanted).await;
+    // Past the last page (a stale link): show the last page instead.
+    if let Ok((rows, total)) = &found
+        && rows.is_empty()
+        && *total > 0
+        && wanted.offset >= *total
     {
+        page = total.div_ceil(PAGE_SIZE);
+        wanted.offset = (page - 1) * PAGE_SIZE;
+        found = ops::clients::search(&ops, &acting.ctx, project, &wanted).await;
+    }
+    let (status_code, notice, (clients, total)) = match found {
         Ok(found) => (StatusCode::OK, None, found),
         // No role in any project: the page, with the reason, and nothing in it.
         Err(OpsError::Forbidden(message)) => {
@@ -177,6 +189,10 @@ pub async fn list(
             css: css(),
             nav: acting.nav(Section::Clients),
             notice,
+            done: query
+                .deleted
+                .is_some()
+                .then_some("The client was deleted; its tokens are no longer active."),
             prev: (page > 1).then(|| link(&q, status, sort_key, order, page - 1)),
             next: (page < pages).then(|| link(&q, status, sort_key, order, page + 1)),
             q,
@@ -193,24 +209,32 @@ pub async fn list(
 }
 
 /// One row of the permissions grid.
-struct ApiRow {
-    name: String,
-    read: bool,
-    write: bool,
-    read_checked: bool,
-    write_checked: bool,
+pub(super) struct ApiRow {
+    pub name: String,
+    pub read: bool,
+    pub write: bool,
+    pub read_checked: bool,
+    pub write_checked: bool,
+}
+
+/// One role that may be assigned, with what it grants.
+pub(super) struct RoleRow {
+    pub name: String,
+    pub scopes: String,
+    pub checked: bool,
 }
 
 /// Messages per field, shown beside them.
 #[derive(Default)]
-struct FieldErrors {
+pub(super) struct FieldErrors {
     /// About the whole form (a refusal of the operation).
-    form: Option<String>,
-    name: Option<String>,
-    description: Option<String>,
-    scopes: Option<String>,
-    allowed_ips: Option<String>,
-    token_ttl: Option<String>,
+    pub form: Option<String>,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub scopes: Option<String>,
+    pub roles: Option<String>,
+    pub allowed_ips: Option<String>,
+    pub token_ttl: Option<String>,
 }
 
 impl FieldErrors {
@@ -218,14 +242,16 @@ impl FieldErrors {
         self.name.is_some()
             || self.description.is_some()
             || self.scopes.is_some()
+            || self.roles.is_some()
             || self.allowed_ips.is_some()
             || self.token_ttl.is_some()
     }
 
-    fn add(&mut self, field: &str, message: String) {
+    pub(super) fn add(&mut self, field: &str, message: String) {
         let slot = match field {
             "name" => &mut self.name,
             "description" => &mut self.description,
+            "roles" => &mut self.roles,
             "allowed_ips" => &mut self.allowed_ips,
             "token_ttl_seconds" => &mut self.token_ttl,
             _ => &mut self.scopes,
@@ -249,31 +275,135 @@ struct NewClientPage<'a> {
     projects: Vec<String>,
     project: String,
     apis: Vec<ApiRow>,
+    roles: Vec<RoleRow>,
     name: String,
     description: String,
     allowed_ips: String,
     token_ttl: String,
-}
-
-#[derive(Template)]
-#[template(path = "console/client_created.html")]
-struct CreatedPage<'a> {
-    css: &'a str,
-    nav: Nav,
-    client_id: String,
-    client_secret: &'a str,
-    token_url: String,
 }
 
 /// What the form held, to show it again after a refusal.
 #[derive(Default)]
-struct Entered {
-    project: Option<String>,
-    name: String,
-    description: String,
-    scopes: BTreeSet<String>,
-    allowed_ips: String,
-    token_ttl: String,
+pub(super) struct Entered {
+    pub project: Option<String>,
+    pub name: String,
+    pub description: String,
+    pub scopes: BTreeSet<String>,
+    pub roles: BTreeSet<String>,
+    pub allowed_ips: String,
+    pub token_ttl: String,
+}
+
+impl Entered {
+    /// What a client form posted (`csrf` aside).
+    pub(super) fn from_form(form: &[(String, String)]) -> Self {
+        let one = |key: &str| {
+            form.iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        let all = |key: &str| {
+            form.iter()
+                .filter(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+                .collect()
+        };
+        Entered {
+            project: Some(one("project")).filter(|p| !p.is_empty()),
+            name: one("name"),
+            description: one("description"),
+            scopes: all("scope"),
+            roles: all("role"),
+            allowed_ips: one("allowed_ips"),
+            token_ttl: one("token_ttl_seconds").trim().to_owned(),
+        }
+    }
+
+    /// The fields as the operation takes them, or the errors of what does not even parse.
+    pub(super) fn fields(&self, enabled: bool) -> Result<ClientFields, Box<FieldErrors>> {
+        let mut errors = FieldErrors::default();
+        let token_ttl_seconds = if self.token_ttl.is_empty() {
+            None
+        } else {
+            match self.token_ttl.parse::<u32>() {
+                Ok(t) => Some(t),
+                Err(_) => {
+                    errors.add(
+                        "token_ttl_seconds",
+                        "must be a whole number of seconds".into(),
+                    );
+                    None
+                }
+            }
+        };
+        if errors.any() {
+            return Err(Box::new(errors));
+        }
+        Ok(ClientFields {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            enabled,
+            scopes: self.scopes.iter().cloned().collect(),
+            roles: self.roles.iter().cloned().collect(),
+            allowed_ips: self
+                .allowed_ips
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            token_ttl_seconds,
+        })
+    }
+}
+
+/// The refusals of an operation that name fields, beside them; `None` for any other error.
+pub(super) fn field_errors(e: &OpsError) -> Option<FieldErrors> {
+    let mut errors = FieldErrors::default();
+    match e {
+        OpsError::Invalid(list) | OpsError::Store(StoreError::Validation(list)) => {
+            for (field, message) in list {
+                errors.add(field, message.clone());
+            }
+        }
+        OpsError::Store(StoreError::Invalid { field, message }) => {
+            errors.add(field, message.clone());
+        }
+        OpsError::Forbidden(message) => errors.form = Some(message.clone()),
+        _ => return None,
+    }
+    Some(errors)
+}
+
+/// The permissions grid and the roles of `project`, checked as `entered` says.
+pub(super) async fn grants(
+    ops: &Ops<'_>,
+    acting: &Acting,
+    project: &str,
+    entered: &Entered,
+) -> Result<(Vec<ApiRow>, Vec<RoleRow>), ConsoleError> {
+    let apis = ops::catalog::apis(ops, &acting.ctx, Some(project))
+        .await?
+        .into_iter()
+        .map(|a| ApiRow {
+            read: a.offers("read"),
+            write: a.offers("write"),
+            read_checked: entered.scopes.contains(&format!("{}:read", a.name)),
+            write_checked: entered.scopes.contains(&format!("{}:write", a.name)),
+            name: a.name,
+        })
+        .collect();
+    let roles = ops::catalog::roles(ops, &acting.ctx, Some(project))
+        .await?
+        .into_iter()
+        .map(|r| RoleRow {
+            checked: entered.roles.contains(&r.name),
+            scopes: r.scopes.join(", "),
+            name: r.name,
+        })
+        .collect();
+    Ok((apis, roles))
 }
 
 /// The Create client form for `entered`, with `status` and errors.
@@ -299,20 +429,11 @@ async fn new_form(
     }
     let project = entered
         .project
+        .clone()
         .or_else(|| acting.project.clone())
         .filter(|p| projects.contains(p))
         .unwrap_or_else(|| projects[0].clone());
-    let apis = ops::catalog::apis(&ops, &acting.ctx, Some(&project))
-        .await?
-        .into_iter()
-        .map(|a| ApiRow {
-            read: a.offers("read"),
-            write: a.offers("write"),
-            read_checked: entered.scopes.contains(&format!("{}:read", a.name)),
-            write_checked: entered.scopes.contains(&format!("{}:write", a.name)),
-            name: a.name,
-        })
-        .collect();
+    let (apis, roles) = grants(&ops, acting, &project, &entered).await?;
     Ok(render(
         status,
         &NewClientPage {
@@ -322,6 +443,7 @@ async fn new_form(
             projects,
             project,
             apis,
+            roles,
             name: entered.name,
             description: entered.description,
             allowed_ips: entered.allowed_ips,
@@ -364,122 +486,41 @@ pub async fn create(
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, ConsoleError> {
     let form = form.into_inner();
-    let one = |key: &str| {
-        form.iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
+    let csrf = form
+        .iter()
+        .find(|(k, _)| k == "csrf")
+        .map_or("", |(_, v)| v.as_str());
     // Nothing is read or changed for a form without this session's token.
-    acting.check_csrf(&one("csrf"))?;
-    let entered = Entered {
-        project: Some(one("project")).filter(|p| !p.is_empty()),
-        name: one("name"),
-        description: one("description"),
-        scopes: form
-            .iter()
-            .filter(|(k, _)| k == "scope")
-            .map(|(_, v)| v.clone())
-            .collect(),
-        allowed_ips: one("allowed_ips"),
-        token_ttl: one("token_ttl_seconds").trim().to_owned(),
-    };
-    let mut errors = FieldErrors::default();
-    let token_ttl_seconds = if entered.token_ttl.is_empty() {
-        None
-    } else {
-        match entered.token_ttl.parse::<u32>() {
-            Ok(t) => Some(t),
-            Err(_) => {
-                errors.add(
-                    "token_ttl_seconds",
-                    "must be a whole number of seconds".into(),
-                );
-                None
-            }
+    acting.check_csrf(csrf)?;
+    let entered = Entered::from_form(&form);
+    let fields = match entered.fields(true) {
+        Ok(f) => f,
+        Err(errors) => {
+            return new_form(
+                &state,
+                &acting,
+                entered,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                *errors,
+            )
+            .await;
         }
-    };
-    if errors.any() {
-        return new_form(
-            &state,
-            &acting,
-            entered,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            errors,
-        )
-        .await;
-    }
-    let fields = ClientFields {
-        name: entered.name.clone(),
-        description: entered.description.clone(),
-        enabled: true,
-        scopes: entered.scopes.iter().cloned().collect(),
-        roles: Vec::new(),
-        allowed_ips: entered
-            .allowed_ips
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(str::to_owned)
-            .collect(),
-        token_ttl_seconds,
     };
     let ops = Ops::of(&state);
     match ops::clients::create(&ops, &acting.ctx, entered.project.clone(), fields).await {
         Ok((client, secret)) => {
-            let mut res = render(
-                StatusCode::OK,
-                &CreatedPage {
-                    css: css(),
-                    nav: acting.nav(Section::Clients),
-                    client_id: client.client_id,
-                    client_secret: secret.expose(),
-                    token_url: format!("{}/oauth2/token", state.issuer),
-                },
-            );
-            res.headers_mut().insert(
-                header::CACHE_CONTROL,
-                header::HeaderValue::from_static("no-store"),
-            );
-            Ok(res)
+            super::client::reveal_created(&state, &acting, &client.client_id, &secret).await
         }
-        Err(OpsError::Invalid(list) | OpsError::Store(StoreError::Validation(list))) => {
-            for (field, message) in list {
-                errors.add(field, message);
+        Err(e) => match field_errors(&e) {
+            Some(errors) => {
+                let status = if errors.form.is_some() {
+                    StatusCode::FORBIDDEN
+                } else {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                };
+                new_form(&state, &acting, entered, status, errors).await
             }
-            new_form(
-                &state,
-                &acting,
-                entered,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                errors,
-            )
-            .await
-        }
-        Err(OpsError::Store(StoreError::Invalid { field, message })) => {
-            errors.add(field, message);
-            new_form(
-                &state,
-                &acting,
-                entered,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                errors,
-            )
-            .await
-        }
-        Err(OpsError::Forbidden(message)) => {
-            new_form(
-                &state,
-                &acting,
-                entered,
-                StatusCode::FORBIDDEN,
-                FieldErrors {
-                    form: Some(message),
-                    ..errors
-                },
-            )
-            .await
-        }
-        Err(e) => Err(e.into()),
+            None => Err(e.into()),
+        },
     }
 }

@@ -5,6 +5,7 @@
 
 mod audit;
 mod catalog;
+mod client;
 mod clients;
 mod enroll;
 mod error;
@@ -149,6 +150,26 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/clients", web::get().to(clients::list))
             .route("/clients", web::post().to(clients::create))
             .route("/clients/new", web::get().to(clients::new))
+            .route("/clients/{id}", web::get().to(client::show))
+            .route("/clients/{id}", web::post().to(client::update))
+            .route("/clients/{id}/enabled", web::post().to(client::set_enabled))
+            .route("/clients/{id}/secret", web::get().to(client::secret))
+            .route("/clients/{id}/secrets", web::post().to(client::add_secret))
+            .route(
+                "/clients/{id}/secrets/{secret}/delete",
+                web::get().to(client::delete_secret_confirm),
+            )
+            .route(
+                "/clients/{id}/secrets/{secret}/delete",
+                web::post().to(client::delete_secret),
+            )
+            .route("/clients/{id}/reset", web::get().to(client::reset_confirm))
+            .route("/clients/{id}/reset", web::post().to(client::reset))
+            .route(
+                "/clients/{id}/delete",
+                web::get().to(client::delete_confirm),
+            )
+            .route("/clients/{id}/delete", web::post().to(client::delete))
             // Pages: APIs, roles, projects, keys, audit log.
             .route("/apis", web::get().to(catalog::apis))
             .route("/apis", web::post().to(catalog::api_create))

@@ -58,9 +58,10 @@ pub fn safe_return(then: &str) -> String {
 
 /// Where a sensitive change without a recent second factor goes: this page, then `then`.
 pub fn location(then: &str) -> String {
-    let mut url = url::form_urlencoded::Serializer::new(String::from("/console/reauth?"));
-    url.append_pair("then", &safe_return(then));
-    url.finish()
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("then", &safe_return(then))
+        .finish();
+    format!("/console/reauth?{query}")
 }
 
 /// `GET /console/reauth`.

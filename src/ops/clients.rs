@@ -1,7 +1,7 @@
 //! Clients and their secrets: the owner rule, the subtree rule, self-protection, and the
 //! cache invalidation every change needs.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound, Utc};
 
 use super::{Context, Granter, Ops, OpsError, Permission, Target};
 use crate::secret::ClientSecret;
@@ -57,6 +57,70 @@ pub async fn get(ops: &Ops<'_>, ctx: &Context, client_id: &str) -> Result<(Clien
     let since = Utc::now() - chrono::Duration::hours(24);
     let issued = store::audit::tokens_issued_since(ops.db, client_id, since).await?;
     Ok((client, issued))
+}
+
+/// Everything the console's client page shows, read with the rights of [`get`]: the
+/// client, who owns it (a name for people), its secrets (masked), tokens issued per hour over
+/// the last 24 hours (oldest first, from `hours_from`), and its latest audit events (when the
+/// actor may read the audit trail).
+pub struct Overview {
+    pub client: Client,
+    pub owner: Option<String>,
+    pub secrets: Vec<SecretInfo>,
+    pub hours_from: DateTime<Utc>,
+    pub hourly: Vec<u64>,
+    pub events: Vec<store::audit::AuditEvent>,
+    pub events_total: u64,
+}
+
+/// The client page's data (see [`Overview`]); `events` is how many events to show.
+pub async fn overview(
+    ops: &Ops<'_>,
+    ctx: &Context,
+    client_id: &str,
+    events: u64,
+) -> Result<Overview, OpsError> {
+    ctx.client_target(ops.db, Permission::ReadClients, client_id)
+        .await?;
+    let client = store::clients::get(ops.db, client_id).await?;
+    let owner = match (&client.owner_administrator, &client.owner) {
+        (Some(person), _) => Some(match store::administrators::get(ops.db, person).await {
+            Ok(a) => format!("{} ({})", a.display_name, a.email),
+            Err(store::StoreError::NotFound(_)) => person.clone(),
+            Err(e) => return Err(e.into()),
+        }),
+        (None, Some(owner)) => Some(match store::clients::get(ops.db, owner).await {
+            Ok(c) => format!("client {} ({})", c.name, c.client_id),
+            Err(store::StoreError::NotFound(_)) => owner.clone(),
+            Err(e) => return Err(e.into()),
+        }),
+        (None, None) => None,
+    };
+    let secrets = store::secrets::list(ops.db, client_id).await?;
+    let now = Utc::now();
+    let this_hour = now
+        .duration_trunc(chrono::Duration::hours(1))
+        .unwrap_or(now);
+    let hours_from = this_hour - chrono::Duration::hours(23);
+    let hourly = store::audit::tokens_issued_hourly(ops.db, client_id, hours_from, 24).await?;
+    let (events, events_total) = if ctx.require(Permission::ReadAudit).is_ok() {
+        let filter = store::audit::AuditFilter {
+            client_id: Some(client_id.to_owned()),
+            ..Default::default()
+        };
+        super::keys::audit_events(ops, ctx, filter, 0, events).await?
+    } else {
+        (Vec::new(), 0)
+    };
+    Ok(Overview {
+        client,
+        owner,
+        secrets,
+        hours_from,
+        hourly,
+        events,
+        events_total,
+    })
 }
 
 /// A client as it stands, for a change the actor is about to make (a merge patch reads it

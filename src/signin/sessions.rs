@@ -43,6 +43,26 @@ pub enum Pending {
     Enroll { token_hash: String, totp: String },
     /// A signed-in session registering a passkey: the ceremony's state.
     PasskeyRegistration { state: String },
+    /// A client secret just made, to be shown once by the page the change redirects to
+    /// (POST → redirect → GET, so a reload never posts again): sealed under the KEK, and
+    /// taken (cleared) by the one GET that shows it.
+    Reveal {
+        client_id: String,
+        kind: RevealKind,
+        sealed: String,
+    },
+}
+
+/// Why a secret is being shown.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RevealKind {
+    /// A new client's first secret.
+    Created,
+    /// A secret added beside the others.
+    Added,
+    /// The one secret left after a reset.
+    Reset,
 }
 
 impl Pending {
@@ -227,6 +247,17 @@ pub async fn set_pending(
         .map_err(|_| SigninError::Corrupt("pending step"))?;
     store::signin::set_pending(db, &session.id_hash, json).await?;
     Ok(())
+}
+
+/// Clears `expected` as the session's step in progress; true for the one caller that did
+/// (two tabs cannot both take it).
+pub async fn take_pending(
+    db: &DatabaseConnection,
+    session: &Session,
+    expected: &Pending,
+) -> Result<bool, SigninError> {
+    let json = serde_json::to_string(expected).map_err(|_| SigninError::Corrupt("pending step"))?;
+    Ok(store::signin::take_pending(db, &session.id_hash, &json).await?)
 }
 
 /// How a sign-in was completed, for the audit trail.

@@ -295,6 +295,36 @@ pub async fn page(
     ))
 }
 
+/// Tokens issued to `client_id` in each of the `hours` hours from `since`, from the
+/// per-minute counters (one row per minute with use, so at most 60 a hour).
+pub async fn tokens_issued_hourly(
+    db: &impl ConnectionTrait,
+    client_id: &str,
+    since: DateTime<Utc>,
+    hours: usize,
+) -> Result<Vec<u64>, StoreError> {
+    let rows = audit_event::Entity::find()
+        .filter(audit_event::Column::Type.eq("token.issued"))
+        .filter(audit_event::Column::Target.eq(client_id))
+        .filter(audit_event::Column::Time.gte(since))
+        .all(db)
+        .await?;
+    let mut buckets = vec![0u64; hours];
+    for r in rows {
+        let Ok(hour) = usize::try_from((r.time - since).num_hours()) else {
+            continue;
+        };
+        let count = serde_json::from_str::<serde_json::Value>(&r.details)
+            .ok()
+            .and_then(|d| d["count"].as_u64())
+            .unwrap_or(0);
+        if let Some(b) = buckets.get_mut(hour) {
+            *b += count;
+        }
+    }
+    Ok(buckets)
+}
+
 /// Tokens issued to `client_id` since `since`, from the per-minute counters.
 pub async fn tokens_issued_since(
     db: &impl ConnectionTrait,

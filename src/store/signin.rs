@@ -308,6 +308,21 @@ pub async fn second_factor_entered(
     Ok(())
 }
 
+/// Clears the step in progress of a session if it is still `expected`; true if it was.
+pub async fn take_pending(
+    db: &impl ConnectionTrait,
+    id_hash: &str,
+    expected: &str,
+) -> Result<bool, StoreError> {
+    let done = admin_session::Entity::update_many()
+        .col_expr(admin_session::Column::Pending, Expr::value(None::<String>))
+        .filter(admin_session::Column::IdHash.eq(id_hash))
+        .filter(admin_session::Column::Pending.eq(expected))
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected == 1)
+}
+
 /// Replaces the step in progress of a session.
 pub async fn set_pending(
     db: &impl ConnectionTrait,

@@ -1,18 +1,16 @@
-//! A browser for the console's tests: keeps cookies, follows no redirect, sends
-//! `Sec-Fetch-Site: same-origin` on its POSTs as browsers do for a form of the same page; and
-//! small readers of the pages it gets. Use with `#[path = "common/console.rs"] mod console;`
-//! next to `mod common;`.
-#![allow(dead_code)]
+//! The console as a browser sees it, for the tests of its pages: a cookie-keeping client
+//! that sends what browsers send, enrollment and sign-in through the real pages, TOTP codes
+//! computed independently, and small readers of the served HTML.
 
-use crate::common::{Server, Tessera};
+use super::{Server, Tessera};
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
+/// A browser: keeps cookies, does not follow redirects, and sends
+/// `Sec-Fetch-Site: same-origin` on its POSTs as browsers do for a form of the same page.
 pub struct Browser {
     pub http: reqwest::Client,
     pub base: String,
-    /// The TOTP secret (base32) once enrolled.
-    pub totp: String,
 }
 
 impl Browser {
@@ -24,7 +22,6 @@ impl Browser {
                 .build()
                 .unwrap(),
             base: s.url.clone(),
-            totp: String::new(),
         }
     }
 
@@ -58,9 +55,8 @@ impl Browser {
         field(&self.page(path).await, "name=\"csrf\" value=\"")
     }
 
-    /// Enrolls with the real enrollment page, with the code of the previous time step (so
-    /// that sign-in and one re-authentication each have a later, unused step).
-    pub async fn enroll(&mut self, token: &str) {
+    /// Enrolls with the real enrollment page; returns the TOTP secret (base32).
+    pub async fn enroll(&self, token: &str) -> String {
         let path = format!("/console/enroll/{token}");
         let html = self.page(&path).await;
         let secret = field(&html, "id=\"totp-key\" type=\"text\" readonly value=\"");
@@ -71,16 +67,16 @@ impl Browser {
                 &[
                     ("csrf", &csrf),
                     ("password", PASSWORD),
-                    ("code", &code(&secret, -1)),
+                    ("code", &code(&secret, 0)),
                 ],
             )
             .await;
         assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
-        self.totp = secret;
+        secret
     }
 
-    /// Signs in with the password and the current step's code.
-    pub async fn sign_in(&self, email: &str) {
+    /// Signs in with the password and the next step's code.
+    pub async fn sign_in(&self, email: &str, secret: &str) {
         let csrf = self.csrf("/console/sign-in").await;
         let res = self
             .post(
@@ -94,49 +90,11 @@ impl Browser {
         let res = self
             .post(
                 "/console/sign-in/verify",
-                &[("csrf", &csrf), ("code", &code(&self.totp, 0))],
+                &[("csrf", &csrf), ("code", &code(secret, 1))],
             )
             .await;
         assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
     }
-
-    /// Re-authenticates on the real page with the next step's code; answers where it went.
-    pub async fn reauth(&self, then: &str) -> String {
-        let csrf = self.csrf("/console/account").await;
-        let res = self
-            .post(
-                "/console/reauth",
-                &[
-                    ("csrf", &csrf),
-                    ("then", then),
-                    ("code", &code(&self.totp, 1)),
-                ],
-            )
-            .await;
-        assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
-        location(&res)
-    }
-}
-
-/// An administrator made by the CLI with `extra` arguments (`--project P --role R`,
-/// `--superadmin`), enrolled and signed in; returns the browser and their id.
-pub async fn signed_in(t: &Tessera, s: &Server, email: &str, extra: &[&str]) -> (Browser, String) {
-    let mut args = vec![
-        "admins",
-        "create",
-        "--email",
-        email,
-        "--display-name",
-        "Ada",
-    ];
-    args.extend_from_slice(extra);
-    let v = t.cli_json(&args);
-    let url = v["enrollment_url"].as_str().unwrap();
-    let token = url.rsplit('/').next().unwrap();
-    let mut b = Browser::new(s);
-    b.enroll(token).await;
-    b.sign_in(email).await;
-    (b, v["id"].as_str().unwrap().to_owned())
 }
 
 /// The value following `marker` up to the next quote.
@@ -167,11 +125,11 @@ pub fn rows(html: &str) -> Vec<Vec<String>> {
     body.split("<tr>")
         .skip(1)
         .map(|row| {
-            row.split("<td")
+            row.split("<td>")
                 .skip(1)
                 .map(|cell| {
-                    let cell = &cell[cell.find('>').unwrap() + 1..];
-                    text_of(&cell[..cell.find("</td>").unwrap()])
+                    let cell = &cell[..cell.find("</td>").unwrap()];
+                    text_of(cell)
                 })
                 .collect()
         })
@@ -193,7 +151,7 @@ pub fn text_of(fragment: &str) -> String {
     text
 }
 
-/// The first column of the table's rows.
+/// The names (first column) of the table's rows.
 pub fn names(html: &str) -> Vec<String> {
     rows(html).into_iter().map(|r| r[0].clone()).collect()
 }
@@ -210,8 +168,107 @@ pub fn alerts(html: &str) -> String {
         .join(" | ")
 }
 
-/// The page's `<h1>`.
-pub fn h1(html: &str) -> String {
-    let start = html.find("<h1>").expect("an h1") + 4;
-    text_of(&html[start..start + html[start..].find("</h1>").unwrap()])
+/// An administrator of `project` with `role` and a ceiling, enrolled and signed in.
+pub async fn signed_in(
+    t: &Tessera,
+    s: &Server,
+    email: &str,
+    project: &str,
+    role: &str,
+    scopes: &str,
+) -> (Browser, String) {
+    let (b, id, _) = signed_in_with_totp(t, s, email, project, role, scopes).await;
+    (b, id)
+}
+
+/// [`signed_in`], also returning the person's TOTP secret (base32).
+pub async fn signed_in_with_totp(
+    t: &Tessera,
+    s: &Server,
+    email: &str,
+    project: &str,
+    role: &str,
+    scopes: &str,
+) -> (Browser, String, String) {
+    let v = t.cli_json(&[
+        "admins",
+        "create",
+        "--email",
+        email,
+        "--display-name",
+        "Ada Lovelace",
+        "--project",
+        project,
+        "--role",
+        role,
+        "--scopes",
+        scopes,
+    ]);
+    let url = v["enrollment_url"].as_str().unwrap();
+    let token = url.rsplit('/').next().unwrap();
+    let b = Browser::new(s);
+    let secret = b.enroll(token).await;
+    b.sign_in(email, &secret).await;
+    (b, v["id"].as_str().unwrap().to_owned(), secret)
+}
+
+/// Pretends the session's last second factor was `minutes` ago (the re-authentication window
+/// is at least a minute: waiting it out would only slow the suite).
+pub async fn age_second_factor(t: &Tessera, administrator_id: &str, minutes: i64) {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let url = t
+        .env
+        .iter()
+        .find(|(k, _)| k == "TESSERA__DATABASE__URL")
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    let db = tessera::store::connect(&url).await.unwrap();
+    entity::admin_session::Entity::update_many()
+        .col_expr(
+            entity::admin_session::Column::SecondFactorAt,
+            sea_orm::sea_query::Expr::value(
+                chrono::Utc::now() - chrono::TimeDelta::minutes(minutes),
+            ),
+        )
+        .filter(entity::admin_session::Column::AdministratorId.eq(administrator_id))
+        .exec(&db)
+        .await
+        .unwrap();
+}
+
+/// A TOTP code not used yet: sign-in used the next step's code, and a step is accepted once,
+/// so wait for the step after it to come within reach.
+pub async fn fresh_code(secret: &str) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let wait = 30 - now % 30;
+    tokio::time::sleep(std::time::Duration::from_secs(wait as u64 + 1)).await;
+    code(secret, 1)
+}
+
+/// A project with an API `{project}-orders` (read, write) and `{project}-reports` (read).
+pub fn project(t: &Tessera, name: &str) {
+    t.cli_json(&["projects", "create", name]);
+    for (api, permissions) in [("orders", "read,write"), ("reports", "read")] {
+        t.cli_json(&[
+            "apis",
+            "create",
+            "--name",
+            &format!("{name}-{api}"),
+            "--audience",
+            &format!("https://api.example.com/{name}/{api}"),
+            "--permissions",
+            permissions,
+            "--project",
+            name,
+        ]);
+    }
+}
+
+/// A client made by the CLI in `project`; returns its id and secret.
+pub fn cli_client(t: &Tessera, project: &str, name: &str) -> (String, String) {
+    let v = t.cli_json(&["clients", "create", "--name", name, "--project", project]);
+    (
+        v["client_id"].as_str().unwrap().to_owned(),
+        v["client_secret"].as_str().unwrap().to_owned(),
+    )
 }

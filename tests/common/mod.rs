@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub mod console;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_tessera");
 
 /// One Tessera installation: a database and a keys dir in a temp dir.
