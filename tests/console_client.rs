@@ -97,7 +97,7 @@ async fn the_client_page_shows_the_client_and_saves_changes() {
     assert!(!html.contains(&secret));
     assert!(html.contains(&format!("{}…", &secret[..8])) || html.contains("tsk_"));
     // Its audit events, the administrator as actor.
-    assert!(html.contains("<code>client.created</code>"));
+    assert!(html.contains("<code class=\"kind\">client.created</code>"));
     assert!(html.contains("<td>ada@example.com</td>"));
 
     // Save changes: bad fields are named, and nothing changes.
@@ -184,7 +184,7 @@ async fn the_client_page_shows_the_client_and_saves_changes() {
     assert_eq!(c["enabled"], true);
     let html = b.page(&format!("{path}?notice=saved")).await;
     assert!(html.contains("Changes saved."));
-    assert!(html.contains("<code>client.updated</code>"));
+    assert!(html.contains("<code class=\"kind\">client.updated</code>"));
     // A notice is chosen from a fixed list, never echoed from the URL.
     let html = b.page(&format!("{path}?notice=%3Cb%3Ehi")).await;
     assert!(!html.contains("<b>hi") && !html.contains("&lt;b&gt;hi"));
@@ -494,4 +494,88 @@ async fn a_viewer_sees_no_action_and_changes_nothing() {
         403
     );
     assert_eq!(t.cli_json(&["clients", "get", &theirs])["enabled"], true);
+}
+
+#[tokio::test]
+async fn conflicts_are_said_not_failed() {
+    let t = Tessera::new();
+    project(&t, "delta");
+    let s = t.serve();
+    let (ada, _) = signed_in(
+        &t,
+        &s,
+        "ada@example.com",
+        "delta",
+        "admin",
+        "delta-orders:read",
+    )
+    .await;
+    let (bob, _) = signed_in(
+        &t,
+        &s,
+        "bob@example.com",
+        "delta",
+        "admin",
+        "delta-orders:read",
+    )
+    .await;
+    let (id, _) = console_client(&ada, "adas-client", "delta", &["delta-orders:read"]).await;
+    let path = format!("/console/clients/{id}");
+
+    // Ada leaves: her client is disabled, and Bob may not simply enable it again.
+    t.cli(&["admins", "disable", "ada@example.com"]);
+    let csrf = bob.csrf(&path).await;
+    let res = bob
+        .http
+        .post(format!("{}{path}/enabled", bob.base))
+        .header("Sec-Fetch-Site", "same-origin")
+        .header("HX-Request", "true")
+        .form(&[("csrf", csrf.as_str()), ("enabled", "true")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let fragment = res.text().await.unwrap();
+    assert!(fragment.contains("aria-checked=\"false\""), "{fragment}");
+    assert!(fragment.contains("class=\"error\""), "{fragment}");
+    let res = bob
+        .post(
+            &format!("{path}/enabled"),
+            &[("csrf", &csrf), ("enabled", "true")],
+        )
+        .await;
+    assert_eq!(res.status(), 409);
+    assert!(!alerts(&res.text().await.unwrap()).is_empty());
+    assert_eq!(t.cli_json(&["clients", "get", &id])["enabled"], false);
+
+    // At most ten secrets: the eleventh is a conflict, said on the page.
+    let (mine, _) = console_client(&bob, "bobs-client", "delta", &["delta-orders:read"]).await;
+    let path = format!("/console/clients/{mine}");
+    for _ in 0..9 {
+        let res = bob
+            .post(&format!("{path}/secrets"), &[("csrf", &csrf)])
+            .await;
+        assert_eq!(res.status(), 303);
+    }
+    let res = bob
+        .post(&format!("{path}/secrets"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(res.status(), 409);
+    assert!(!alerts(&res.text().await.unwrap()).is_empty());
+
+    // An inline update without a session: htmx is told to navigate to sign-in rather than
+    // swap the sign-in page into the switch.
+    let stranger = Browser::new(&s);
+    let res = stranger
+        .http
+        .post(format!("{}{path}/enabled", stranger.base))
+        .header("Sec-Fetch-Site", "same-origin")
+        .header("HX-Request", "true")
+        .form(&[("csrf", "x"), ("enabled", "false")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["hx-redirect"], "/console/sign-in");
+    assert_eq!(t.cli_json(&["clients", "get", &mine])["enabled"], true);
 }

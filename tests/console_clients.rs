@@ -470,7 +470,7 @@ async fn the_project_switcher_narrows_the_pages_to_one_project() {
 
     // Two projects: a switcher listing exactly those, "All projects" chosen.
     let html = b.page("/console/clients").await;
-    assert!(html.contains("<label for=\"switch-project\">Project</label>"));
+    assert!(html.contains("<label for=\"switch-project\">Switch project</label>"));
     assert!(html.contains("<option value=\"\" selected>All projects</option>"));
     assert!(html.contains("<option value=\"alpha\">alpha</option>"));
     assert!(html.contains("<option value=\"beta\">beta</option>"));

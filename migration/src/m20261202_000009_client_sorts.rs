@@ -19,7 +19,8 @@ enum Clients {
 }
 
 /// Index name and columns (each followed by `client_id`).
-const SORTS: [(&str, &[Clients]); 7] = [
+const SORTS: [(&str, &[Clients]); 8] = [
+    ("idx_clients_project_client_id", &[Clients::Project]),
     ("idx_clients_name", &[Clients::Name]),
     ("idx_clients_last_used_at", &[Clients::LastUsedAt]),
     ("idx_clients_enabled", &[Clients::Enabled]),
@@ -44,7 +45,25 @@ const SORTS: [(&str, &[Clients]); 7] = [
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        let postgres = m.get_database_backend() == sea_orm::DatabaseBackend::Postgres;
         for (name, columns) in SORTS {
+            if postgres
+                && columns
+                    .last()
+                    .is_some_and(|c| matches!(c, Clients::LastUsedAt))
+            {
+                // Never used first going up, last going down (the table's order): PostgreSQL
+                // puts NULLs last in an ascending index, so say where they go. (SQLite's
+                // NULLs are the smallest values already.)
+                let project = if columns.len() == 2 { "project, " } else { "" };
+                m.get_connection()
+                    .execute_unprepared(&format!(
+                        "CREATE INDEX {name} ON clients ({project}last_used_at NULLS FIRST, \
+                         client_id)"
+                    ))
+                    .await?;
+                continue;
+            }
             let mut index = Index::create();
             index.name(name).table(Clients::Table);
             for c in columns {

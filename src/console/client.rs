@@ -5,14 +5,14 @@
 //! the admin API; new secrets are shown once, by the GET a change redirects to.
 
 use actix_web::http::{StatusCode, header};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::clients::{ApiRow, Entered, FieldErrors, RoleRow, field_errors, grants};
+use super::clients::{ApiRow, Entered, FieldErrors, RoleRow, csrf_of, field_errors, grants};
 use super::layout::{Acting, Nav, Section, when};
 use super::{ConsoleError, css, render, see_other};
-use crate::ops::{self, Ops, OpsError};
+use crate::ops::{self, Ops};
 use crate::secret::ClientSecret;
 use crate::signin::sessions::{self, Pending, RevealKind};
 use crate::state::AppState;
@@ -23,6 +23,9 @@ const EVENTS_SHOWN: u64 = 20;
 
 /// One bar of the chart, in the SVG's coordinates.
 struct Bar {
+    /// The hour, e.g. `14:00`, and its count (for the table beside the drawing).
+    hour: String,
+    count: u64,
     x: u32,
     y: u32,
     width: u32,
@@ -41,7 +44,7 @@ struct Chart {
 }
 
 /// The chart's geometry (viewBox units).
-const CHART_W: u32 = 720;
+const CHART_W: u32 = 480;
 const CHART_TOP: u32 = 16;
 const CHART_BASE: u32 = 136;
 const BAR_STEP: u32 = CHART_W / 24;
@@ -65,6 +68,8 @@ impl Chart {
                         .max(2)
                 };
                 Bar {
+                    hour: hour.format("%H:00").to_string(),
+                    count: n,
                     x: i as u32 * BAR_STEP + 3,
                     width: BAR_W,
                     y: CHART_BASE - height,
@@ -117,6 +122,10 @@ struct EventRow {
 struct ClientPage<'a> {
     css: &'a str,
     nav: Nav,
+    reset_message: &'static str,
+    delete_message: String,
+    /// When the chart's first hour begins.
+    since: String,
     client: Client,
     created: String,
     last_used: String,
@@ -162,6 +171,19 @@ pub(super) struct ConfirmPage<'a> {
     pub button: &'static str,
     pub danger: bool,
     pub cancel: String,
+}
+
+/// What Reset secret does, said by its dialog and its confirmation page alike.
+const RESET_MESSAGE: &str = "A new secret is made and shown once. Every older secret of this \
+    client stops working at once: update whatever uses it.";
+
+/// What Delete client does, said by its dialog and its confirmation page alike.
+fn delete_message(client: &Client) -> String {
+    format!(
+        "Client {} ({}) and its secrets are deleted, and its tokens stop being active. Clients \
+         it created are disabled. This cannot be undone.",
+        client.name, client.client_id
+    )
 }
 
 /// The client page with `notice`, `errors` and the edit form as `entered` (or as stored).
@@ -231,6 +253,9 @@ async fn page(
             chart: Chart::new(&o.hourly, o.hours_from),
             events,
             events_total: o.events_total,
+            reset_message: RESET_MESSAGE,
+            delete_message: delete_message(&o.client),
+            since: o.hours_from.format("%Y-%m-%d %H:00 UTC").to_string(),
             created: when(o.client.created_at),
             last_used: o.client.last_used_at.map_or_else(never, when),
             client: o.client,
@@ -304,12 +329,6 @@ pub async fn show(
     .await
 }
 
-fn csrf_of(form: &[(String, String)]) -> &str {
-    form.iter()
-        .find(|(k, _)| k == "csrf")
-        .map_or("", |(_, v)| v.as_str())
-}
-
 /// `POST /console/clients/{id}`: Save changes (name, description, permissions, roles,
 /// allowed IP ranges, token lifetime); the state stays as it is.
 pub async fn update(
@@ -332,11 +351,7 @@ pub async fn update(
     match result {
         Ok(()) => Ok(see_other(&format!("/console/clients/{id}?notice=saved")).finish()),
         Err(errors) => {
-            let status = if errors.form.is_some() {
-                StatusCode::FORBIDDEN
-            } else {
-                StatusCode::UNPROCESSABLE_ENTITY
-            };
+            let status = errors.status();
             page(&state, &acting, &id, status, None, errors, Some(entered)).await
         }
     }
@@ -358,7 +373,10 @@ struct SwitchFragment<'a> {
     nav_csrf: &'a str,
     client_id: &'a str,
     enabled: bool,
-    error: Option<String>,
+    /// What happened, for the page's live region.
+    message: Option<String>,
+    /// Whether the status badge and the live region come along out of band (an htmx answer).
+    oob: bool,
 }
 
 /// `POST /console/clients/{id}/enabled`: the Enabled switch. A plain form gets a redirect to
@@ -378,6 +396,7 @@ pub async fn set_enabled(
     };
     let ops = Ops::of(&state);
     let current = ops::clients::current(&ops, &acting.ctx, &id).await?;
+    let before = current.enabled;
     let fields = ClientFields {
         enabled: wanted,
         name: current.name,
@@ -387,38 +406,39 @@ pub async fn set_enabled(
         allowed_ips: current.allowed_ips,
         token_ttl_seconds: current.token_ttl_seconds,
     };
-    let outcome = ops::clients::replace(&ops, &acting.ctx, &id, fields).await;
+    let outcome = ops::clients::replace(&ops, &acting.ctx, &id, fields)
+        .await
+        .map_err(ConsoleError::from);
     let htmx = req.headers().contains_key("hx-request");
-    match (outcome, htmx) {
-        (Ok(c), true) => Ok(render(
+    let fragment = |enabled: bool, message: Option<String>| {
+        render(
             StatusCode::OK,
             &SwitchFragment {
                 nav_csrf: &acting.session().csrf_token,
                 client_id: &id,
-                enabled: c.enabled,
-                error: None,
+                enabled,
+                message,
+                oob: true,
             },
-        )),
+        )
+    };
+    match (outcome, htmx) {
+        (Ok(c), true) => Ok(fragment(c.enabled, None)),
         (Ok(c), false) => {
             let notice = if c.enabled { "enabled" } else { "disabled" };
             Ok(see_other(&format!("/console/clients/{id}?notice={notice}")).finish())
         }
         // Refused (e.g. enabling a client whose owner is disabled): said beside the switch.
-        (Err(e @ (OpsError::Conflict(_) | OpsError::Forbidden(_))), true) => Ok(render(
-            StatusCode::OK,
-            &SwitchFragment {
-                nav_csrf: &acting.session().csrf_token,
-                client_id: &id,
-                enabled: !wanted,
-                error: Some(e.to_string()),
-            },
-        )),
-        (Err(e @ (OpsError::Conflict(_) | OpsError::Forbidden(_))), false) => {
+        (Err(e @ (ConsoleError::Conflict(_) | ConsoleError::Refused(_))), true) => {
+            Ok(fragment(before, Some(e.to_string())))
+        }
+        (Err(e @ (ConsoleError::Conflict(_) | ConsoleError::Refused(_))), false) => {
+            let status = e.status_code();
             page(
                 &state,
                 &acting,
                 &id,
-                StatusCode::CONFLICT,
+                status,
                 None,
                 FieldErrors {
                     form: Some(e.to_string()),
@@ -428,7 +448,7 @@ pub async fn set_enabled(
             )
             .await
         }
-        (Err(e), _) => Err(e.into()),
+        (Err(e), _) => Err(e),
     }
 }
 
@@ -461,30 +481,32 @@ pub async fn secret(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ConsoleError> {
     let gone = || see_other(&format!("/console/clients/{id}?notice=secret-gone")).finish();
-    let Some(pending @ Pending::Reveal { .. }) = acting.session().pending.clone() else {
-        return Ok(gone());
-    };
-    let Pending::Reveal {
+    let pending = acting.session().pending.clone();
+    let Some(Pending::Reveal {
         client_id,
         kind,
         sealed,
-    } = &pending
+    }) = &pending
     else {
         return Ok(gone());
     };
-    if *client_id != *id || !sessions::take_pending(&state.db, acting.session(), &pending).await? {
+    if *client_id != *id {
         return Ok(gone());
     }
+    // Read first: a failure here must not spend the one showing.
+    let client = ops::clients::read(&Ops::of(&state), &acting.ctx, &id).await?;
     let plain = state
         .kek
         .open("console", sealed)
         .map_err(|e| ConsoleError::Internal(e.into()))?;
     let secret =
         zeroize::Zeroizing::new(String::from_utf8(plain).map_err(|_| ConsoleError::Unavailable)?);
-    // The name only: the client may have been deleted meanwhile (then there is nothing to show).
-    let client = ops::clients::get(&Ops::of(&state), &acting.ctx, &id)
-        .await?
-        .0;
+    let Some(pending) = &pending else {
+        return Ok(gone());
+    };
+    if !sessions::take_pending(&state.db, acting.session(), pending).await? {
+        return Ok(gone());
+    }
     let mut res = render(
         StatusCode::OK,
         &SecretPage {
@@ -521,17 +543,16 @@ pub async fn reset_confirm(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ConsoleError> {
     let here = format!("/console/clients/{id}/reset");
-    acting.require_recent_second_factor(&state, &here)?;
+    // The right to change it first: no code is asked of someone who may not.
     let client = ops::clients::current(&Ops::of(&state), &acting.ctx, &id).await?;
+    acting.require_recent_second_factor(&state, &here)?;
     Ok(render(
         StatusCode::OK,
         &ConfirmPage {
             css: css(),
             nav: acting.nav(Section::Clients),
             title: format!("Reset the secret of {}?", client.name),
-            message: "A new secret is made and shown once. Every older secret of this client \
-                      stops working at once: update whatever uses it."
-                .to_owned(),
+            message: RESET_MESSAGE.to_owned(),
             action: here,
             button: "Reset secret",
             danger: true,
@@ -555,6 +576,7 @@ pub async fn reset(
     form: web::Form<CsrfOnly>,
 ) -> Result<HttpResponse, ConsoleError> {
     acting.check_csrf(&form.csrf)?;
+    ops::clients::current(&Ops::of(&state), &acting.ctx, &id).await?;
     acting.require_recent_second_factor(&state, &format!("/console/clients/{id}/reset"))?;
     let (_, secret) = ops::clients::reset_secret(&Ops::of(&state), &acting.ctx, &id).await?;
     reveal(&state, &acting, &id, RevealKind::Reset, &secret).await
@@ -579,6 +601,7 @@ pub async fn add_secret(
     form: web::Form<AddSecretForm>,
 ) -> Result<HttpResponse, ConsoleError> {
     acting.check_csrf(&form.csrf)?;
+    ops::clients::current(&Ops::of(&state), &acting.ctx, &id).await?;
     acting.require_recent_second_factor(&state, &format!("/console/clients/{id}"))?;
     let expires = form.expires.trim();
     let expires_at = if expires.is_empty() {
@@ -596,7 +619,7 @@ pub async fn add_secret(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     None,
                     FieldErrors {
-                        form: Some("Expires: must be a date after today (YYYY-MM-DD).".into()),
+                        expires: Some("must be a date after today (YYYY-MM-DD)".into()),
                         ..FieldErrors::default()
                     },
                     None,
@@ -609,15 +632,11 @@ pub async fn add_secret(
         Ok((_, secret)) => reveal(&state, &acting, &id, RevealKind::Added, &secret).await,
         Err(e) => match field_errors(&e) {
             Some(errors) => {
-                let status = if errors.form.is_some() {
-                    StatusCode::FORBIDDEN
-                } else {
-                    StatusCode::UNPROCESSABLE_ENTITY
-                };
+                let status = errors.status();
                 page(&state, &acting, &id, status, None, errors, None).await
             }
-            None => match e {
-                OpsError::Conflict(m) => {
+            None => match ConsoleError::from(e) {
+                ConsoleError::Conflict(m) => {
                     page(
                         &state,
                         &acting,
@@ -632,7 +651,7 @@ pub async fn add_secret(
                     )
                     .await
                 }
-                e => Err(e.into()),
+                e => Err(e),
             },
         },
     }
@@ -688,19 +707,15 @@ pub async fn delete_confirm(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ConsoleError> {
     let here = format!("/console/clients/{id}/delete");
-    acting.require_recent_second_factor(&state, &here)?;
     let client = ops::clients::current(&Ops::of(&state), &acting.ctx, &id).await?;
+    acting.require_recent_second_factor(&state, &here)?;
     Ok(render(
         StatusCode::OK,
         &ConfirmPage {
             css: css(),
             nav: acting.nav(Section::Clients),
             title: format!("Delete client {}?", client.name),
-            message: format!(
-                "Client {} ({}) and its secrets are deleted, and its tokens stop being active. \
-                 Clients it created are disabled. This cannot be undone.",
-                client.name, client.client_id
-            ),
+            message: delete_message(&client),
             action: here,
             button: "Delete client",
             danger: true,
@@ -717,6 +732,7 @@ pub async fn delete(
     form: web::Form<CsrfOnly>,
 ) -> Result<HttpResponse, ConsoleError> {
     acting.check_csrf(&form.csrf)?;
+    ops::clients::current(&Ops::of(&state), &acting.ctx, &id).await?;
     acting.require_recent_second_factor(&state, &format!("/console/clients/{id}/delete"))?;
     ops::clients::delete(&Ops::of(&state), &acting.ctx, &id).await?;
     Ok(see_other("/console/clients?deleted=1").finish())

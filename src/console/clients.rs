@@ -19,6 +19,10 @@ use crate::store::{ClientFields, StoreError};
 /// Rows of the Clients table per page.
 pub const PAGE_SIZE: u64 = 50;
 
+/// The highest page number asked for that is taken as such (offsets must fit the database's
+/// signed 64-bit integers; a stale or silly one shows the last page).
+const MAX_PAGE: u64 = 1_000_000_000;
+
 /// `?q=&status=&sort=&order=&page=`; anything unknown falls back to the default.
 #[derive(Deserialize, Default)]
 pub struct ListQuery {
@@ -121,7 +125,7 @@ pub async fn list(
         .as_deref()
         .and_then(|p| p.parse::<u64>().ok())
         .unwrap_or(1)
-        .clamp(1, u64::MAX / PAGE_SIZE);
+        .clamp(1, MAX_PAGE);
     let wanted = ClientQuery {
         text: (!q.is_empty()).then(|| q.clone()),
         enabled,
@@ -227,8 +231,12 @@ pub(super) struct RoleRow {
 /// Messages per field, shown beside them.
 #[derive(Default)]
 pub(super) struct FieldErrors {
-    /// About the whole form (a refusal of the operation).
+    /// About the whole form (a refusal of the operation, or a conflict).
     pub form: Option<String>,
+    /// Whether the operation refused the person (403) rather than what they typed (422).
+    pub refused: bool,
+    /// Add secret's expiry.
+    pub expires: Option<String>,
     pub name: Option<String>,
     pub description: Option<String>,
     pub scopes: Option<String>,
@@ -247,11 +255,21 @@ impl FieldErrors {
             || self.token_ttl.is_some()
     }
 
+    /// The status of a page showing these errors.
+    pub(super) fn status(&self) -> StatusCode {
+        if self.refused {
+            StatusCode::FORBIDDEN
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+    }
+
     pub(super) fn add(&mut self, field: &str, message: String) {
         let slot = match field {
             "name" => &mut self.name,
             "description" => &mut self.description,
             "roles" => &mut self.roles,
+            "expires" | "expires_at" => &mut self.expires,
             "allowed_ips" => &mut self.allowed_ips,
             "token_ttl_seconds" => &mut self.token_ttl,
             _ => &mut self.scopes,
@@ -337,7 +355,18 @@ impl Entered {
                 }
             }
         };
+        let allowed_ips: Vec<String> = self
+            .allowed_ips
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect();
         if errors.any() {
+            // The operation will not see this form: name what else it would have named.
+            if let Some(bad) = crate::store::clients::bad_ip_ranges(&allowed_ips) {
+                errors.add("allowed_ips", bad);
+            }
             return Err(Box::new(errors));
         }
         Ok(ClientFields {
@@ -346,16 +375,17 @@ impl Entered {
             enabled,
             scopes: self.scopes.iter().cloned().collect(),
             roles: self.roles.iter().cloned().collect(),
-            allowed_ips: self
-                .allowed_ips
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .map(str::to_owned)
-                .collect(),
+            allowed_ips,
             token_ttl_seconds,
         })
     }
+}
+
+/// The CSRF token a form posted.
+pub(super) fn csrf_of(form: &[(String, String)]) -> &str {
+    form.iter()
+        .find(|(k, _)| k == "csrf")
+        .map_or("", |(_, v)| v.as_str())
 }
 
 /// The refusals of an operation that name fields, beside them; `None` for any other error.
@@ -370,7 +400,10 @@ pub(super) fn field_errors(e: &OpsError) -> Option<FieldErrors> {
         OpsError::Store(StoreError::Invalid { field, message }) => {
             errors.add(field, message.clone());
         }
-        OpsError::Forbidden(message) => errors.form = Some(message.clone()),
+        OpsError::Forbidden(message) => {
+            errors.form = Some(message.clone());
+            errors.refused = true;
+        }
         _ => return None,
     }
     Some(errors)
@@ -427,12 +460,17 @@ async fn new_form(
             "You may not create clients in any project.".into(),
         ));
     }
-    let project = entered
-        .project
-        .clone()
-        .or_else(|| acting.project.clone())
-        .filter(|p| projects.contains(p))
-        .unwrap_or_else(|| projects[0].clone());
+    // The project asked for, else the one chosen in the switcher, else `default`, else the
+    // first the person manages.
+    let project = [
+        entered.project.clone(),
+        acting.project.clone(),
+        Some(crate::store::projects::DEFAULT.to_owned()),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|p| projects.contains(p))
+    .unwrap_or_else(|| projects[0].clone());
     let (apis, roles) = grants(&ops, acting, &project, &entered).await?;
     Ok(render(
         status,
@@ -486,12 +524,8 @@ pub async fn create(
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, ConsoleError> {
     let form = form.into_inner();
-    let csrf = form
-        .iter()
-        .find(|(k, _)| k == "csrf")
-        .map_or("", |(_, v)| v.as_str());
     // Nothing is read or changed for a form without this session's token.
-    acting.check_csrf(csrf)?;
+    acting.check_csrf(csrf_of(&form))?;
     let entered = Entered::from_form(&form);
     let fields = match entered.fields(true) {
         Ok(f) => f,
@@ -512,14 +546,7 @@ pub async fn create(
             super::client::reveal_created(&state, &acting, &client.client_id, &secret).await
         }
         Err(e) => match field_errors(&e) {
-            Some(errors) => {
-                let status = if errors.form.is_some() {
-                    StatusCode::FORBIDDEN
-                } else {
-                    StatusCode::UNPROCESSABLE_ENTITY
-                };
-                new_form(&state, &acting, entered, status, errors).await
-            }
+            Some(errors) => new_form(&state, &acting, entered, errors.status(), errors).await,
             None => Err(e.into()),
         },
     }

@@ -19,6 +19,12 @@
     setTimeout(function () { button.textContent = "Copy"; }, 2000);
   });
 
+  // An inline update refused (an expired form, a lost session): reload, so the page shows
+  // the state as it is and a fresh form.
+  document.addEventListener("htmx:responseError", function () {
+    window.location.reload();
+  });
+
   // A link with data-dialog="ID" leads to a confirmation page; with script it opens the
   // <dialog id=ID> holding the same form instead.
   document.addEventListener("click", function (event) {
@@ -28,7 +34,8 @@
       if (dialog && typeof dialog.showModal === "function") {
         event.preventDefault();
         dialog.showModal();
-        const first = dialog.querySelector("[autofocus], input:not([type=hidden]), button");
+        // Cancel first: Enter must not confirm a destructive change by accident.
+        const first = dialog.querySelector("[data-close], [autofocus], input:not([type=hidden])");
         if (first) first.focus();
       }
       return;

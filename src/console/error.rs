@@ -41,6 +41,10 @@ pub enum ConsoleError {
     /// A domain operation refused: its message is shown (it names no secret).
     #[error("{0}")]
     Refused(String),
+    /// The change conflicts with the current state (e.g. enabling a client whose owner is
+    /// disabled, an eleventh secret): its message is shown.
+    #[error("{0}")]
+    Conflict(String),
     /// Anything else; logged, never shown.
     #[error(transparent)]
     Internal(SigninError),
@@ -53,6 +57,10 @@ impl From<crate::ops::OpsError> for ConsoleError {
             OpsError::NotFound(_) => ConsoleError::NotFound,
             OpsError::InsufficientScope(_) => ConsoleError::Forbidden,
             OpsError::Store(StoreError::NotFound(_)) => ConsoleError::NotFound,
+            OpsError::Conflict(m) => ConsoleError::Conflict(m),
+            OpsError::Store(StoreError::Conflict { field, message }) => {
+                ConsoleError::Conflict(format!("{field}: {message}"))
+            }
             OpsError::Store(s) => s.into(),
             other => ConsoleError::Refused(other.to_string()),
         }
@@ -102,6 +110,7 @@ impl ResponseError for ConsoleError {
             ConsoleError::SignInRequired | ConsoleError::Reauthenticate(_) => StatusCode::SEE_OTHER,
             ConsoleError::Forbidden | ConsoleError::Refused(_) => StatusCode::FORBIDDEN,
             ConsoleError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
+            ConsoleError::Conflict(_) => StatusCode::CONFLICT,
             ConsoleError::NotFound | ConsoleError::EnrollmentInvalid => StatusCode::NOT_FOUND,
             ConsoleError::BadForm => StatusCode::BAD_REQUEST,
             ConsoleError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -140,6 +149,7 @@ impl ResponseError for ConsoleError {
             ConsoleError::EnrollmentInvalid => ("Enrollment link not valid", ENROLLMENT_INVALID),
             ConsoleError::BadForm => ("Bad request", "The form could not be read."),
             ConsoleError::Refused(message) => ("Not allowed", message.as_str()),
+            ConsoleError::Conflict(message) => ("Not possible now", message.as_str()),
             ConsoleError::Unavailable => (
                 "Busy",
                 "The server is busy or its database does not answer. Try again shortly.",

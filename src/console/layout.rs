@@ -29,6 +29,31 @@ pub enum Section {
 }
 
 impl Section {
+    /// Every section, in the navigation's order.
+    pub const ALL: [Section; 8] = [
+        Section::Clients,
+        Section::Apis,
+        Section::Roles,
+        Section::Administrators,
+        Section::Projects,
+        Section::Keys,
+        Section::Audit,
+        Section::Account,
+    ];
+
+    /// The section a console path belongs to (Clients for anything else).
+    pub fn of_path(path: &str) -> Section {
+        let first = path
+            .trim_start_matches("/console/")
+            .split(['/', '?'])
+            .next()
+            .unwrap_or("");
+        Section::ALL
+            .into_iter()
+            .find(|s| s.key() == first)
+            .unwrap_or(Section::Clients)
+    }
+
     /// Its path under `/console/`.
     pub fn key(self) -> &'static str {
         match self {
@@ -233,20 +258,11 @@ pub async fn switch(
     acting.check_csrf(&form.csrf)?;
     // Back to a section's list only (never an open redirect): a page's own parameters may
     // not fit another project.
-    let back = [
-        Section::Clients,
-        Section::Apis,
-        Section::Roles,
-        Section::Administrators,
-        Section::Projects,
-        Section::Keys,
-        Section::Audit,
-        Section::Account,
-    ]
-    .into_iter()
-    .map(|s| format!("/console/{}", s.key()))
-    .find(|p| *p == form.back)
-    .unwrap_or_else(|| "/console/clients".to_owned());
+    let back = Section::ALL
+        .into_iter()
+        .map(|s| format!("/console/{}", s.key()))
+        .find(|p| *p == form.back)
+        .unwrap_or_else(|| "/console/clients".to_owned());
     let mut res = see_other(&back);
     if form.project.is_empty() {
         res.cookie(removal(&state, PROJECT_COOKIE));

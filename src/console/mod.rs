@@ -137,6 +137,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                         Err(refusal) => refusal,
                         Ok(call) => call.await?,
                     };
+                    htmx_redirect(&mut res);
                     security_headers(res.headers_mut());
                     Ok(res)
                 }
@@ -235,6 +236,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 ConsoleError::NotFound.error_response()
             })),
     );
+}
+
+/// htmx follows a redirect inside its request and would swap the page it lands on (the
+/// sign-in page, say) into a fragment's place: tell it to navigate instead.
+fn htmx_redirect(res: &mut actix_web::dev::ServiceResponse) {
+    if res.status() != actix_web::http::StatusCode::SEE_OTHER
+        || !res.request().headers().contains_key("hx-request")
+    {
+        return;
+    }
+    let Some(to) = res.headers().get(header::LOCATION).cloned() else {
+        return;
+    };
+    *res.response_mut().status_mut() = actix_web::http::StatusCode::OK;
+    res.headers_mut().remove(header::LOCATION);
+    res.headers_mut()
+        .insert(header::HeaderName::from_static("hx-redirect"), to);
 }
 
 fn security_headers(headers: &mut header::HeaderMap) {

@@ -70,7 +70,7 @@ pub async fn form(acting: Acting, query: web::Query<ReauthQuery>) -> HttpRespons
         StatusCode::OK,
         &ReauthPage {
             css: css(),
-            nav: acting.nav(Section::Account),
+            nav: acting.nav(Section::of_path(&query.then)),
             then: safe_return(&query.then),
             error: None,
         },
@@ -106,7 +106,7 @@ pub async fn submit(
             StatusCode::UNAUTHORIZED,
             &ReauthPage {
                 css: css(),
-                nav: acting.nav(Section::Account),
+                nav: acting.nav(Section::of_path(&then)),
                 then,
                 error: Some(SIGN_IN_FAILED),
             },

@@ -59,6 +59,13 @@ pub async fn get(ops: &Ops<'_>, ctx: &Context, client_id: &str) -> Result<(Clien
     Ok((client, issued))
 }
 
+/// One client, for reading.
+pub async fn read(ops: &Ops<'_>, ctx: &Context, client_id: &str) -> Result<Client, OpsError> {
+    ctx.client_target(ops.db, Permission::ReadClients, client_id)
+        .await?;
+    Ok(store::clients::get(ops.db, client_id).await?)
+}
+
 /// Everything the console's client page shows, read with the rights of [`get`]: the
 /// client, who owns it (a name for people), its secrets (masked), tokens issued per hour over
 /// the last 24 hours (oldest first, from `hours_from`), and its latest audit events (when the

@@ -14,6 +14,17 @@ use super::StoreError;
 use super::apis::{Api, now};
 use crate::secret::{ClientSecret, random_id};
 
+/// What is wrong with allowed IP ranges, every bad entry named (the first 20), or `None`.
+pub fn bad_ip_ranges(ips: &[String]) -> Option<String> {
+    let bad: Vec<String> = ips
+        .iter()
+        .filter(|ip| crate::store::parse_ip_range(ip).is_none())
+        .take(20)
+        .map(|ip| format!("{ip:?} is not an IPv4/IPv6 address or CIDR"))
+        .collect();
+    (!bad.is_empty()).then(|| bad.join("; "))
+}
+
 /// A client as users see it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Client {
@@ -180,20 +191,14 @@ async fn check_fields(
             ));
         }
     }
-    let mut allowed_ips = Vec::with_capacity(f.allowed_ips.len());
-    // Every bad entry is named, not only the first.
-    let mut bad_ips: Vec<String> = Vec::new();
-    for ip in &f.allowed_ips {
-        match crate::store::parse_ip_range(ip) {
-            Some(net) => allowed_ips.push(net.to_string()),
-            None if bad_ips.len() < 20 => {
-                bad_ips.push(format!("{ip:?} is not an IPv4/IPv6 address or CIDR"));
-            }
-            None => {}
-        }
-    }
-    if !bad_ips.is_empty() {
-        errors.push(("allowed_ips", bad_ips.join("; ")));
+    let mut allowed_ips: Vec<String> = f
+        .allowed_ips
+        .iter()
+        .filter_map(|ip| crate::store::parse_ip_range(ip))
+        .map(|net| net.to_string())
+        .collect();
+    if let Some(bad) = bad_ip_ranges(&f.allowed_ips) {
+        errors.push(("allowed_ips", bad));
     }
     allowed_ips.sort();
     allowed_ips.dedup();
