@@ -324,7 +324,7 @@ async fn a_viewer_sees_no_actions_and_forged_posts_change_nothing() {
         "alpha-orders:read",
     ]);
     let s = t.serve();
-    let (v, _, _) = signed_in(
+    let (v, viewer, _) = signed_in(
         &t,
         &s,
         "viewer@example.com",
@@ -426,6 +426,14 @@ async fn a_viewer_sees_no_actions_and_forged_posts_change_nothing() {
             .to_string()
             .contains("mine now")
     );
+    assert_eq!(key_ids(&t), keys);
+    // Permission before re-authentication: with an old second factor, still a plain 403.
+    age_second_factor(&t, &viewer, 11).await;
+    for path in ["/console/keys/rotate", "/console/projects/alpha/delete"] {
+        let res = v.post(path, &[("csrf", &csrf), ("force", "on")]).await;
+        assert_eq!(res.status(), 403, "POST {path}");
+        assert_eq!(v.get(path).await.status(), 403, "GET {path}");
+    }
     assert_eq!(key_ids(&t), keys);
 }
 

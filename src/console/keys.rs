@@ -124,6 +124,8 @@ pub async fn rotate(
 ) -> Result<HttpResponse, ConsoleError> {
     let form = Posted(form.into_inner());
     acting.check_csrf(&form.one("csrf"))?;
+    // Permission before re-authentication: a fresh code would not make it allowed.
+    superadmin(&acting)?;
     acting.require_recent_second_factor(&state, ROTATE)?;
     ops::keys::rotate(
         &Ops::of(&state),

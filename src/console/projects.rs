@@ -326,6 +326,12 @@ pub async fn delete(
     let form = Posted(form.into_inner());
     acting.check_csrf(&form.one("csrf"))?;
     let force = form.ticked("force");
+    // Permission before re-authentication: a fresh code would not make it allowed.
+    if !acting.admin.superadmin {
+        return Err(ConsoleError::Refused(
+            "Only superadmins may delete projects.".to_owned(),
+        ));
+    }
     if force {
         acting.require_recent_second_factor(&state, &format!("/console/projects/{name}/delete"))?;
     }
