@@ -3,6 +3,7 @@
 //! enrollment, sign-out, the Account page and the Clients pages; every response carries the security headers of §8, and every POST
 //! must come from the console's own origin and carry the CSRF token of its session.
 
+mod account;
 mod clients;
 mod enroll;
 mod error;
@@ -137,13 +138,27 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             })
             .route("", web::get().to(pages::home))
             .route("/", web::get().to(pages::home))
-            .route("/account", web::get().to(pages::account))
             .route("/project", web::post().to(layout::switch))
             .route("/reauth", web::get().to(reauth::form))
             .route("/reauth", web::post().to(reauth::submit))
             .route("/clients", web::get().to(clients::list))
             .route("/clients", web::post().to(clients::create))
             .route("/clients/new", web::get().to(clients::new))
+            // Pages: administrators, account.
+            .route("/account", web::get().to(account::page))
+            .route(
+                "/account/password",
+                web::post().to(account::change_password),
+            )
+            .service(
+                web::resource("/account/passkeys/{id}/remove")
+                    .get(account::confirm_remove_passkey)
+                    .post(account::remove_passkey),
+            )
+            .route(
+                "/account/sign-out-everywhere",
+                web::post().to(account::sign_out_everywhere),
+            )
             .route("/sign-in", web::get().to(pages::sign_in_form))
             .route("/sign-in", web::post().to(pages::sign_in))
             .route("/sign-in/oidc", web::get().to(oidc::begin))
