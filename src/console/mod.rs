@@ -11,6 +11,7 @@ mod layout;
 mod oidc;
 mod pages;
 mod passkeys;
+mod people;
 mod reauth;
 
 use std::sync::LazyLock;
@@ -145,6 +146,36 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/clients", web::post().to(clients::create))
             .route("/clients/new", web::get().to(clients::new))
             // Pages: administrators, account.
+            .service(
+                web::resource("/administrators")
+                    .get(people::list)
+                    .post(people::create),
+            )
+            .route("/administrators/new", web::get().to(people::new))
+            .route("/administrators/{id}", web::get().to(people::detail))
+            .route(
+                "/administrators/{id}/enabled",
+                web::post().to(people::set_enabled),
+            )
+            .route(
+                "/administrators/{id}/enrollment",
+                web::post().to(people::reissue),
+            )
+            .service(
+                web::resource("/administrators/{id}/delete")
+                    .get(people::confirm_delete)
+                    .post(people::delete),
+            )
+            .service(
+                web::resource("/administrators/{id}/membership")
+                    .get(people::membership)
+                    .post(people::save_membership),
+            )
+            .service(
+                web::resource("/administrators/{id}/membership/remove")
+                    .get(people::confirm_remove)
+                    .post(people::remove),
+            )
             .route("/account", web::get().to(account::page))
             .route(
                 "/account/password",
