@@ -3,6 +3,7 @@
 //! enrollment, sign-out, the Account page and the Clients pages; every response carries the security headers of §8, and every POST
 //! must come from the console's own origin and carry the CSRF token of its session.
 
+mod account;
 mod audit;
 mod catalog;
 mod client;
@@ -15,6 +16,7 @@ mod layout;
 mod oidc;
 mod pages;
 mod passkeys;
+mod people;
 mod projects;
 mod reauth;
 
@@ -144,7 +146,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             })
             .route("", web::get().to(pages::home))
             .route("/", web::get().to(pages::home))
-            .route("/account", web::get().to(pages::account))
             .route("/project", web::post().to(layout::switch))
             .route("/reauth", web::get().to(reauth::form))
             .route("/reauth", web::post().to(reauth::submit))
@@ -171,6 +172,51 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 web::get().to(client::delete_confirm),
             )
             .route("/clients/{id}/delete", web::post().to(client::delete))
+            // Pages: administrators, account.
+            .service(
+                web::resource("/administrators")
+                    .get(people::list)
+                    .post(people::create),
+            )
+            .route("/administrators/new", web::get().to(people::new))
+            .route("/administrators/{id}", web::get().to(people::detail))
+            .route(
+                "/administrators/{id}/enabled",
+                web::post().to(people::set_enabled),
+            )
+            .route(
+                "/administrators/{id}/enrollment",
+                web::post().to(people::reissue),
+            )
+            .service(
+                web::resource("/administrators/{id}/delete")
+                    .get(people::confirm_delete)
+                    .post(people::delete),
+            )
+            .service(
+                web::resource("/administrators/{id}/membership")
+                    .get(people::membership)
+                    .post(people::save_membership),
+            )
+            .service(
+                web::resource("/administrators/{id}/membership/remove")
+                    .get(people::confirm_remove)
+                    .post(people::remove),
+            )
+            .route("/account", web::get().to(account::page))
+            .route(
+                "/account/password",
+                web::post().to(account::change_password),
+            )
+            .service(
+                web::resource("/account/passkeys/{id}/remove")
+                    .get(account::confirm_remove_passkey)
+                    .post(account::remove_passkey),
+            )
+            .route(
+                "/account/sign-out-everywhere",
+                web::post().to(account::sign_out_everywhere),
+            )
             // Pages: APIs, roles, projects, keys, audit log.
             .route("/apis", web::get().to(catalog::apis))
             .route("/apis", web::post().to(catalog::api_create))

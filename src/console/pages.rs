@@ -7,7 +7,6 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use super::error::SIGN_IN_FAILED;
-use super::layout::{Acting, Nav, Section};
 use super::{
     ConsoleError, SIGN_IN_CSRF_COOKIE, SignedIn, cookie, css, current_session, js, removal, render,
     see_other, source,
@@ -42,14 +41,6 @@ struct VerifyPage<'a> {
     error: Option<&'a str>,
     /// Whether to offer "Use a passkey".
     passkey: bool,
-}
-
-#[derive(Template)]
-#[template(path = "console/home.html")]
-struct AccountPage<'a> {
-    css: &'a str,
-    js: &'a str,
-    nav: Nav,
 }
 
 /// `?enrolled=1` after an enrollment.
@@ -296,18 +287,6 @@ pub async fn verify(
 /// `GET /console`: the default page is Clients.
 pub async fn home(_: SignedIn) -> HttpResponse {
     see_other("/console/clients").finish()
-}
-
-/// `GET /console/account`: who is signed in, and their passkeys.
-pub async fn account(acting: Acting) -> HttpResponse {
-    render(
-        StatusCode::OK,
-        &AccountPage {
-            css: css(),
-            js: js(),
-            nav: acting.nav(Section::Account),
-        },
-    )
 }
 
 /// `POST /console/sign-out`: ends the server session and drops the cookie.

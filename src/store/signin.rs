@@ -7,7 +7,7 @@ use entity::{admin_session, administrator, enrollment_token, passkey, totp_crede
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    QueryFilter, Set, TransactionTrait,
+    QueryFilter, QueryOrder, Set, TransactionTrait,
 };
 
 use super::StoreError;
@@ -478,4 +478,140 @@ pub async fn passkey_used(
     }
     update.exec(db).await?;
     Ok(())
+}
+
+/// The sessions of an administrator, newest first (expired ones not yet deleted included:
+/// the caller knows the timeouts).
+pub async fn sessions_of(
+    db: &impl ConnectionTrait,
+    administrator_id: &str,
+) -> Result<Vec<SessionRecord>, StoreError> {
+    Ok(admin_session::Entity::find()
+        .filter(admin_session::Column::AdministratorId.eq(administrator_id))
+        .order_by_desc(admin_session::Column::CreatedAt)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(SessionRecord::from)
+        .collect())
+}
+
+/// Stores a new password and ends every session of the administrator but `keep` (the one
+/// that changed it), all or nothing; audited. Returns how many sessions ended.
+pub async fn change_password(
+    db: &DatabaseConnection,
+    administrator_id: &str,
+    password_hash: &str,
+    keep: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let txn = super::begin_write(db).await?;
+    let changed = administrator::Entity::update_many()
+        .col_expr(
+            administrator::Column::PasswordHash,
+            Expr::value(password_hash.to_owned()),
+        )
+        .col_expr(administrator::Column::UpdatedAt, Expr::value(now))
+        .filter(administrator::Column::Id.eq(administrator_id))
+        .filter(administrator::Column::Enabled.eq(true))
+        .exec(&txn)
+        .await?;
+    if changed.rows_affected != 1 {
+        txn.rollback().await?;
+        return Err(StoreError::NotFound(format!(
+            "administrator {administrator_id}"
+        )));
+    }
+    let ended = admin_session::Entity::delete_many()
+        .filter(admin_session::Column::AdministratorId.eq(administrator_id))
+        .filter(admin_session::Column::IdHash.ne(keep))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    let actor = super::audit::Actor::Administrator(administrator_id.to_owned());
+    super::audit::record(
+        &txn,
+        "administrator.password_changed",
+        &actor,
+        Some(administrator_id),
+        serde_json::json!({"other_sessions_ended": ended}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(ended)
+}
+
+/// When an administrator's TOTP secret was set, if one is.
+pub async fn totp_enrolled_at(
+    db: &impl ConnectionTrait,
+    administrator_id: &str,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    Ok(
+        totp_credential::Entity::find_by_id(administrator_id.to_owned())
+            .one(db)
+            .await?
+            .map(|t| t.created_at),
+    )
+}
+
+/// A passkey as its owner sees it in a list: never its key material.
+#[derive(Debug, Clone)]
+pub struct PasskeySummary {
+    /// base64url credential id.
+    pub credential_id: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// The passkeys of an administrator, oldest first.
+pub async fn passkey_summaries(
+    db: &impl ConnectionTrait,
+    administrator_id: &str,
+) -> Result<Vec<PasskeySummary>, StoreError> {
+    Ok(passkey::Entity::find()
+        .filter(passkey::Column::AdministratorId.eq(administrator_id))
+        .order_by_asc(passkey::Column::CreatedAt)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| PasskeySummary {
+            credential_id: p.credential_id,
+            name: p.name,
+            created_at: p.created_at,
+            last_used_at: p.last_used_at,
+        })
+        .collect())
+}
+
+/// Removes one of an administrator's passkeys (only theirs); audited. False if they hold no
+/// passkey with that id.
+pub async fn delete_passkey(
+    db: &DatabaseConnection,
+    administrator_id: &str,
+    credential_id: &str,
+) -> Result<bool, StoreError> {
+    let txn = super::begin_write(db).await?;
+    let Some(found) = passkey::Entity::find_by_id(credential_id.to_owned())
+        .filter(passkey::Column::AdministratorId.eq(administrator_id))
+        .one(&txn)
+        .await?
+    else {
+        txn.rollback().await?;
+        return Ok(false);
+    };
+    passkey::Entity::delete_by_id(credential_id.to_owned())
+        .exec(&txn)
+        .await?;
+    let actor = super::audit::Actor::Administrator(administrator_id.to_owned());
+    super::audit::record(
+        &txn,
+        "administrator.passkey_removed",
+        &actor,
+        Some(administrator_id),
+        serde_json::json!({"name": found.name}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(true)
 }
