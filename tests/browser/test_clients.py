@@ -234,5 +234,5 @@ def test_sign_in_and_create_client_without_javascript(new_context, installation,
     client_id, secret, _ = created_credentials(page)
     assert_token_works(server.url, client_id, secret, "orders:write")
     # Without script the Copy buttons do nothing, but the values are there to select.
-    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign out", exact=True).click()
     expect(page).to_have_url(re.compile(r"/console/sign-in"))

@@ -82,12 +82,20 @@ def test_every_console_page_passes_axe_in_light_and_dark(page, installation, ser
     if checker.visit(page, details, "client-details"):
         client_pages(page, details, checker)
 
+    # The people pages: Add administrator, a person's page and what it leads to.
+    checker.visit(page, "/console/administrators/new", "administrator-new")
+    page.goto("/console/administrators")
+    person = page.get_by_role("table").get_by_role("row").nth(1).get_by_role("link").first.get_attribute("href")
+    if checker.visit(page, person, "administrator-details"):
+        checker.visit(page, f"{person}/membership?project=default", "administrator-membership")
+        checker.visit(page, f"{person}/delete", "administrator-delete-confirm")
+
     # Error pages: an unknown page, a spent enrollment link.
     checker.visit(page, "/console/no-such-page", "not-found", status=404)
     checker.visit(page, f"/console/enroll/{admin.token}", "enrollment-spent", status=404)
 
     page.goto("/console/clients")
-    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign out", exact=True).click()
     expect(page).to_have_url(re.compile(r"/console/sign-in"))
     checker.check(page, "signed-out")
     checker.verify()

@@ -46,7 +46,7 @@ def test_enroll_sign_in_with_totp_and_sign_out_ends_the_session(page, installati
     cookies = page.context.cookies()
     assert any(c["name"] == "tessera_session" and c["httpOnly"] for c in cookies), cookies
 
-    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign out", exact=True).click()
     expect(page).to_have_url(re.compile(r"/console/sign-in"))
     # Back: the page is not served from a cache (no-store) and the session is gone.
     page.go_back()
@@ -98,7 +98,7 @@ def test_a_passkey_added_on_the_account_page_signs_in(localhost_server, new_cont
     assert len(creds) == 1 and creds[0]["rpId"] == "localhost", creds
     checker.check(page, "account-passkey-added")
 
-    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign out", exact=True).click()
     expect(page).to_have_url(re.compile(r"/console/sign-in"))
     sign_in_password(page, admin)
     use_passkey = page.get_by_role("button", name="Use a passkey")
