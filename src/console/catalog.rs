@@ -11,6 +11,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use super::clients::ApiRow as GridRow;
 use super::fields::{FieldErrors, Posted};
 use super::layout::{Acting, Nav, Section, when};
 use super::{ConsoleError, css, render, see_other};
@@ -444,18 +445,9 @@ pub async fn roles(
     ))
 }
 
-/// One row of the scopes grid: an API the project may grant, read and write boxes.
-struct GridRow {
-    name: String,
-    read: bool,
-    write: bool,
-    read_checked: bool,
-    write_checked: bool,
-}
-
 /// The scopes grid of `project` with `ticked` checked, and the ticked scopes it has no box
 /// for (kept as boxes of their own, so saving never drops them unseen).
-async fn grid(
+pub(super) async fn grid(
     state: &AppState,
     acting: &Acting,
     project: &str,

@@ -9,7 +9,8 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::clients::{ApiRow, Entered, FieldErrors, RoleRow, csrf_of, field_errors, grants};
+use super::clients::{ApiRow, CLIENT_FIELDS, Entered, Grants, RoleRow, grants};
+use super::fields::{FieldErrors, Posted};
 use super::layout::{Acting, Nav, Section, when};
 use super::{ConsoleError, css, render, see_other};
 use crate::ops::{self, Ops};
@@ -140,6 +141,7 @@ struct ClientPage<'a> {
     errors: FieldErrors,
     entered: Entered,
     apis: Vec<ApiRow>,
+    other: Vec<String>,
     roles: Vec<RoleRow>,
     secrets: Vec<SecretRow>,
     chart: Chart,
@@ -212,7 +214,7 @@ async fn page(
             .unwrap_or_default(),
     });
     let manages = acting.manages(&o.client.project);
-    let (apis, roles) = grants(&ops, acting, &o.client.project, &entered).await?;
+    let Grants { apis, other, roles } = grants(state, acting, &o.client.project, &entered).await?;
     let never = || "Never".to_owned();
     let secrets = o
         .secrets
@@ -248,6 +250,7 @@ async fn page(
             errors,
             entered,
             apis,
+            other,
             roles,
             secrets,
             chart: Chart::new(&o.hourly, o.hours_from),
@@ -337,21 +340,21 @@ pub async fn update(
     id: web::Path<String>,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, ConsoleError> {
-    acting.check_csrf(csrf_of(&form))?;
+    let form = Posted(form.into_inner());
+    acting.check_csrf(&form.one("csrf"))?;
     let ops = Ops::of(&state);
     let current = ops::clients::current(&ops, &acting.ctx, &id).await?;
     let entered = Entered::from_form(&form);
     let result = match entered.fields(current.enabled) {
-        Err(errors) => Err(*errors),
+        Err(errors) => Err((StatusCode::UNPROCESSABLE_ENTITY, errors)),
         Ok(fields) => match ops::clients::replace(&ops, &acting.ctx, &id, fields).await {
             Ok(_) => Ok(()),
-            Err(e) => Err(field_errors(&e).ok_or(e)?),
+            Err(e) => Err(FieldErrors::of(e, CLIENT_FIELDS)?),
         },
     };
     match result {
         Ok(()) => Ok(see_other(&format!("/console/clients/{id}?notice=saved")).finish()),
-        Err(errors) => {
-            let status = errors.status();
+        Err((status, errors)) => {
             page(&state, &acting, &id, status, None, errors, Some(entered)).await
         }
     }
@@ -440,10 +443,7 @@ pub async fn set_enabled(
                 &id,
                 status,
                 None,
-                FieldErrors {
-                    form: Some(e.to_string()),
-                    ..FieldErrors::default()
-                },
+                FieldErrors::about_form(e.to_string()),
                 None,
             )
             .await
@@ -618,10 +618,7 @@ pub async fn add_secret(
                     &id,
                     StatusCode::UNPROCESSABLE_ENTITY,
                     None,
-                    FieldErrors {
-                        expires: Some("must be a date after today (YYYY-MM-DD)".into()),
-                        ..FieldErrors::default()
-                    },
+                    FieldErrors::beside("expires_at", "must be a date after today (YYYY-MM-DD)"),
                     None,
                 )
                 .await;
@@ -630,30 +627,10 @@ pub async fn add_secret(
     };
     match ops::clients::add_secret(&Ops::of(&state), &acting.ctx, &id, expires_at).await {
         Ok((_, secret)) => reveal(&state, &acting, &id, RevealKind::Added, &secret).await,
-        Err(e) => match field_errors(&e) {
-            Some(errors) => {
-                let status = errors.status();
-                page(&state, &acting, &id, status, None, errors, None).await
-            }
-            None => match ConsoleError::from(e) {
-                ConsoleError::Conflict(m) => {
-                    page(
-                        &state,
-                        &acting,
-                        &id,
-                        StatusCode::CONFLICT,
-                        None,
-                        FieldErrors {
-                            form: Some(m),
-                            ..FieldErrors::default()
-                        },
-                        None,
-                    )
-                    .await
-                }
-                e => Err(e),
-            },
-        },
+        Err(e) => {
+            let (status, errors) = FieldErrors::of(e, &["expires_at"])?;
+            page(&state, &acting, &id, status, None, errors, None).await
+        }
     }
 }
 

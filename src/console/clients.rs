@@ -9,12 +9,13 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use super::fields::{FieldErrors, Posted};
 use super::layout::{Acting, Nav, Section, when};
 use super::{ConsoleError, css, render};
 use crate::ops::{self, Ops, OpsError};
 use crate::state::AppState;
+use crate::store::ClientFields;
 use crate::store::clients::{ClientQuery, ClientSort};
-use crate::store::{ClientFields, StoreError};
 
 /// Rows of the Clients table per page.
 pub const PAGE_SIZE: u64 = 50;
@@ -228,61 +229,16 @@ pub(super) struct RoleRow {
     pub checked: bool,
 }
 
-/// Messages per field, shown beside them.
-#[derive(Default)]
-pub(super) struct FieldErrors {
-    /// About the whole form (a refusal of the operation, or a conflict).
-    pub form: Option<String>,
-    /// Whether the operation refused the person (403) rather than what they typed (422).
-    pub refused: bool,
-    /// Add secret's expiry.
-    pub expires: Option<String>,
-    pub name: Option<String>,
-    pub description: Option<String>,
-    pub scopes: Option<String>,
-    pub roles: Option<String>,
-    pub allowed_ips: Option<String>,
-    pub token_ttl: Option<String>,
-}
-
-impl FieldErrors {
-    fn any(&self) -> bool {
-        self.name.is_some()
-            || self.description.is_some()
-            || self.scopes.is_some()
-            || self.roles.is_some()
-            || self.allowed_ips.is_some()
-            || self.token_ttl.is_some()
-    }
-
-    /// The status of a page showing these errors.
-    pub(super) fn status(&self) -> StatusCode {
-        if self.refused {
-            StatusCode::FORBIDDEN
-        } else {
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
-    }
-
-    pub(super) fn add(&mut self, field: &str, message: String) {
-        let slot = match field {
-            "name" => &mut self.name,
-            "description" => &mut self.description,
-            "roles" => &mut self.roles,
-            "expires" | "expires_at" => &mut self.expires,
-            "allowed_ips" => &mut self.allowed_ips,
-            "token_ttl_seconds" => &mut self.token_ttl,
-            _ => &mut self.scopes,
-        };
-        match slot {
-            Some(existing) => {
-                existing.push_str("; ");
-                existing.push_str(&message);
-            }
-            None => *slot = Some(message),
-        }
-    }
-}
+/// The fields of a client form, as errors name them.
+pub(super) const CLIENT_FIELDS: &[&str] = &[
+    "name",
+    "description",
+    "project",
+    "scopes",
+    "roles",
+    "allowed_ips",
+    "token_ttl_seconds",
+];
 
 #[derive(Template)]
 #[template(path = "console/client_new.html")]
@@ -293,11 +249,9 @@ struct NewClientPage<'a> {
     projects: Vec<String>,
     project: String,
     apis: Vec<ApiRow>,
+    other: Vec<String>,
     roles: Vec<RoleRow>,
-    name: String,
-    description: String,
-    allowed_ips: String,
-    token_ttl: String,
+    entered: Entered,
 }
 
 /// What the form held, to show it again after a refusal.
@@ -314,32 +268,20 @@ pub(super) struct Entered {
 
 impl Entered {
     /// What a client form posted (`csrf` aside).
-    pub(super) fn from_form(form: &[(String, String)]) -> Self {
-        let one = |key: &str| {
-            form.iter()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default()
-        };
-        let all = |key: &str| {
-            form.iter()
-                .filter(|(k, _)| k == key)
-                .map(|(_, v)| v.clone())
-                .collect()
-        };
+    pub(super) fn from_form(form: &Posted) -> Self {
         Entered {
-            project: Some(one("project")).filter(|p| !p.is_empty()),
-            name: one("name"),
-            description: one("description"),
-            scopes: all("scope"),
-            roles: all("role"),
-            allowed_ips: one("allowed_ips"),
-            token_ttl: one("token_ttl_seconds").trim().to_owned(),
+            project: Some(form.one("project")).filter(|p| !p.is_empty()),
+            name: form.one("name"),
+            description: form.one("description"),
+            scopes: form.all("scope").into_iter().collect(),
+            roles: form.all("role").into_iter().collect(),
+            allowed_ips: form.one("allowed_ips"),
+            token_ttl: form.one("token_ttl_seconds").trim().to_owned(),
         }
     }
 
     /// The fields as the operation takes them, or the errors of what does not even parse.
-    pub(super) fn fields(&self, enabled: bool) -> Result<ClientFields, Box<FieldErrors>> {
+    pub(super) fn fields(&self, enabled: bool) -> Result<ClientFields, FieldErrors> {
         let mut errors = FieldErrors::default();
         let token_ttl_seconds = if self.token_ttl.is_empty() {
             None
@@ -362,12 +304,12 @@ impl Entered {
             .filter(|l| !l.is_empty())
             .map(str::to_owned)
             .collect();
-        if errors.any() {
+        if errors.has("token_ttl_seconds") {
             // The operation will not see this form: name what else it would have named.
             if let Some(bad) = crate::store::clients::bad_ip_ranges(&allowed_ips) {
                 errors.add("allowed_ips", bad);
             }
-            return Err(Box::new(errors));
+            return Err(errors);
         }
         Ok(ClientFields {
             name: self.name.clone(),
@@ -381,53 +323,25 @@ impl Entered {
     }
 }
 
-/// The CSRF token a form posted.
-pub(super) fn csrf_of(form: &[(String, String)]) -> &str {
-    form.iter()
-        .find(|(k, _)| k == "csrf")
-        .map_or("", |(_, v)| v.as_str())
-}
-
-/// The refusals of an operation that name fields, beside them; `None` for any other error.
-pub(super) fn field_errors(e: &OpsError) -> Option<FieldErrors> {
-    let mut errors = FieldErrors::default();
-    match e {
-        OpsError::Invalid(list) | OpsError::Store(StoreError::Validation(list)) => {
-            for (field, message) in list {
-                errors.add(field, message.clone());
-            }
-        }
-        OpsError::Store(StoreError::Invalid { field, message }) => {
-            errors.add(field, message.clone());
-        }
-        OpsError::Forbidden(message) => {
-            errors.form = Some(message.clone());
-            errors.refused = true;
-        }
-        _ => return None,
-    }
-    Some(errors)
+/// What a client form offers to grant in `project`, checked as `entered` says.
+pub(super) struct Grants {
+    /// The permissions grid.
+    pub apis: Vec<ApiRow>,
+    /// Scopes held without a box in the grid (kept as boxes of their own, so saving never
+    /// drops them unseen).
+    pub other: Vec<String>,
+    pub roles: Vec<RoleRow>,
 }
 
 /// The permissions grid and the roles of `project`, checked as `entered` says.
 pub(super) async fn grants(
-    ops: &Ops<'_>,
+    state: &AppState,
     acting: &Acting,
     project: &str,
     entered: &Entered,
-) -> Result<(Vec<ApiRow>, Vec<RoleRow>), ConsoleError> {
-    let apis = ops::catalog::apis(ops, &acting.ctx, Some(project))
-        .await?
-        .into_iter()
-        .map(|a| ApiRow {
-            read: a.offers("read"),
-            write: a.offers("write"),
-            read_checked: entered.scopes.contains(&format!("{}:read", a.name)),
-            write_checked: entered.scopes.contains(&format!("{}:write", a.name)),
-            name: a.name,
-        })
-        .collect();
-    let roles = ops::catalog::roles(ops, &acting.ctx, Some(project))
+) -> Result<Grants, ConsoleError> {
+    let (apis, other) = super::catalog::grid(state, acting, project, &entered.scopes).await?;
+    let roles = ops::catalog::roles(&Ops::of(state), &acting.ctx, Some(project))
         .await?
         .into_iter()
         .map(|r| RoleRow {
@@ -436,7 +350,7 @@ pub(super) async fn grants(
             name: r.name,
         })
         .collect();
-    Ok((apis, roles))
+    Ok(Grants { apis, other, roles })
 }
 
 /// The Create client form for `entered`, with `status` and errors.
@@ -447,7 +361,6 @@ async fn new_form(
     status: StatusCode,
     errors: FieldErrors,
 ) -> Result<HttpResponse, ConsoleError> {
-    let ops = Ops::of(state);
     // The projects where the person may create clients (the operation still decides).
     let projects: Vec<String> = acting
         .projects
@@ -471,7 +384,7 @@ async fn new_form(
     .flatten()
     .find(|p| projects.contains(p))
     .unwrap_or_else(|| projects[0].clone());
-    let (apis, roles) = grants(&ops, acting, &project, &entered).await?;
+    let Grants { apis, other, roles } = grants(state, acting, &project, &entered).await?;
     Ok(render(
         status,
         &NewClientPage {
@@ -481,11 +394,9 @@ async fn new_form(
             projects,
             project,
             apis,
+            other,
             roles,
-            name: entered.name,
-            description: entered.description,
-            allowed_ips: entered.allowed_ips,
-            token_ttl: entered.token_ttl,
+            entered,
         },
     ))
 }
@@ -523,9 +434,9 @@ pub async fn create(
     acting: Acting,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let form = form.into_inner();
+    let form = Posted(form.into_inner());
     // Nothing is read or changed for a form without this session's token.
-    acting.check_csrf(csrf_of(&form))?;
+    acting.check_csrf(&form.one("csrf"))?;
     let entered = Entered::from_form(&form);
     let fields = match entered.fields(true) {
         Ok(f) => f,
@@ -535,7 +446,7 @@ pub async fn create(
                 &acting,
                 entered,
                 StatusCode::UNPROCESSABLE_ENTITY,
-                *errors,
+                errors,
             )
             .await;
         }
@@ -545,9 +456,9 @@ pub async fn create(
         Ok((client, secret)) => {
             super::client::reveal_created(&state, &acting, &client.client_id, &secret).await
         }
-        Err(e) => match field_errors(&e) {
-            Some(errors) => new_form(&state, &acting, entered, errors.status(), errors).await,
-            None => Err(e.into()),
-        },
+        Err(e) => {
+            let (status, errors) = FieldErrors::of(e, CLIENT_FIELDS)?;
+            new_form(&state, &acting, entered, status, errors).await
+        }
     }
 }

@@ -55,6 +55,21 @@ impl FieldErrors {
         self.fields.contains_key(field)
     }
 
+    /// One message about the whole form.
+    pub fn about_form(message: String) -> Self {
+        FieldErrors {
+            form: Some(message),
+            ..FieldErrors::default()
+        }
+    }
+
+    /// One message beside `field`.
+    pub fn beside(field: &'static str, message: &str) -> Self {
+        let mut errors = FieldErrors::default();
+        errors.add(field, message.to_owned());
+        errors
+    }
+
     pub fn add(&mut self, field: &'static str, message: String) {
         self.fields
             .entry(field)
