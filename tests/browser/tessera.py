@@ -253,9 +253,9 @@ def jwt_parts(jwt: str) -> tuple[dict, dict]:
 
 def show_project(page: Page, project: str) -> None:
     """On Create client, before filling it: the permissions grid is drawn for one project
-    (`?project=`), chosen with the "Show those of" links; the form's Project field alone does
-    not redraw it."""
-    form = page.get_by_role("main")  # the header's project switcher is labelled "Project" too
+    (`?project=`), chosen with the "Show those of" links, which work without script too (with
+    it, the Project select redraws the grid in place)."""
+    form = page.get_by_role("main")
     if form.get_by_label("Project", exact=True).input_value() != project:
         form.get_by_role("link", name=project, exact=True).click()
     expect(form.get_by_label("Project", exact=True)).to_have_value(project)
