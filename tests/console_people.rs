@@ -6,81 +6,20 @@
 
 mod common;
 
+use common::console::{Browser, PASSWORD, alerts, code, field, location, rows};
 use common::{Server, Tessera};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
-const PASSWORD: &str = "correct horse battery staple";
 const NEW_PASSWORD: &str = "a different long passphrase";
 
-/// A browser: keeps cookies, does not follow redirects, and sends
-/// `Sec-Fetch-Site: same-origin` on its POSTs as browsers do for a form of the same page.
-struct Browser {
-    http: reqwest::Client,
-    base: String,
+/// The sign-in steps of these tests, which reuse codes (see `World::forget_codes`).
+trait PeopleSteps {
+    async fn password(&self, email: &str, password: &str) -> reqwest::Response;
+    async fn sign_in_again(&self, w: &World, id: &str, email: &str, password: &str, secret: &str);
+    async fn reauth(&self, w: &World, id: &str, secret: &str, then: &str) -> String;
 }
 
-impl Browser {
-    fn new(s: &Server) -> Self {
-        Browser {
-            http: reqwest::Client::builder()
-                .cookie_store(true)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            base: s.url.clone(),
-        }
-    }
-
-    async fn get(&self, path: &str) -> reqwest::Response {
-        self.http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap()
-    }
-
-    /// The body of a page that must answer 200.
-    async fn page(&self, path: &str) -> String {
-        let res = self.get(path).await;
-        assert_eq!(res.status(), 200, "GET {path}");
-        res.text().await.unwrap()
-    }
-
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        self.http
-            .post(format!("{}{path}", self.base))
-            .header("Sec-Fetch-Site", "same-origin")
-            .form(form)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    /// The CSRF token of the forms on `path`.
-    async fn csrf(&self, path: &str) -> String {
-        field(&self.page(path).await, "name=\"csrf\" value=\"")
-    }
-
-    /// Enrolls through the enrollment page; returns the TOTP secret (base32).
-    async fn enroll(&self, token: &str) -> String {
-        let path = format!("/console/enroll/{token}");
-        let html = self.page(&path).await;
-        let secret = field(&html, "id=\"totp-key\" type=\"text\" readonly value=\"");
-        let csrf = field(&html, "name=\"csrf\" value=\"");
-        let res = self
-            .post(
-                &path,
-                &[
-                    ("csrf", &csrf),
-                    ("password", PASSWORD),
-                    ("code", &code(&secret, 0)),
-                ],
-            )
-            .await;
-        assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
-        secret
-    }
-
+impl PeopleSteps for Browser {
     /// The password step; the response (303 to the second step when right).
     async fn password(&self, email: &str, password: &str) -> reqwest::Response {
         let csrf = self.csrf("/console/sign-in").await;
@@ -93,7 +32,7 @@ impl Browser {
 
     /// Signs in with `password` and a code. Codes are accepted once each: the test forgets
     /// the last accepted step first, as if half a minute had passed.
-    async fn sign_in(&self, w: &World, id: &str, email: &str, password: &str, secret: &str) {
+    async fn sign_in_again(&self, w: &World, id: &str, email: &str, password: &str, secret: &str) {
         let res = self.password(email, password).await;
         assert_eq!(res.status(), 303);
         assert_eq!(location(&res), "/console/sign-in/verify");
@@ -122,68 +61,6 @@ impl Browser {
         assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
         location(&res)
     }
-}
-
-/// The value following `marker` up to the next quote.
-fn field(html: &str, marker: &str) -> String {
-    let start = html
-        .find(marker)
-        .unwrap_or_else(|| panic!("{marker} in {html}"))
-        + marker.len();
-    html[start..].split('"').next().unwrap().to_owned()
-}
-
-fn location(res: &reqwest::Response) -> String {
-    res.headers()["location"].to_str().unwrap().to_owned()
-}
-
-/// The TOTP code for now plus `offset_steps` steps, computed independently with totp-rs.
-fn code(secret_base32: &str, offset_steps: i64) -> String {
-    let secret = totp_rs::Secret::try_from_base32(secret_base32).unwrap();
-    let totp = totp_rs::Builder::new().with_secret(secret).build().unwrap();
-    let now = chrono::Utc::now().timestamp() + offset_steps * 30;
-    totp.generate(now as u64).to_string()
-}
-
-/// The cells of the first table body, row by row, tags stripped.
-fn rows(html: &str) -> Vec<Vec<String>> {
-    let Some(start) = html.find("<tbody>") else {
-        return Vec::new();
-    };
-    let body = &html[start + 7..];
-    let body = &body[..body.find("</tbody>").unwrap()];
-    body.split("<tr>")
-        .skip(1)
-        .map(|row| {
-            row.split("<td>")
-                .skip(1)
-                .map(|cell| text_of(&cell[..cell.find("</td>").unwrap()]))
-                .collect()
-        })
-        .collect()
-}
-
-fn text_of(fragment: &str) -> String {
-    let mut text = String::new();
-    let mut in_tag = false;
-    for c in fragment.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' => in_tag = false,
-            c if !in_tag => text.push(c),
-            _ => {}
-        }
-    }
-    text
-}
-
-/// Texts of the page's alerts.
-fn alerts(html: &str) -> String {
-    html.split("role=\"alert\"")
-        .skip(1)
-        .map(|rest| text_of(&rest[rest.find('>').unwrap() + 1..rest.find("</p>").unwrap()]))
-        .collect::<Vec<_>>()
-        .join(" | ")
 }
 
 /// One installation, its server and its database.
@@ -241,7 +118,7 @@ impl World {
         let (id, token) = self.create(email, name, extra);
         let b = Browser::new(&self.s);
         let secret = b.enroll(&token).await;
-        b.sign_in(self, &id, email, PASSWORD, &secret).await;
+        b.sign_in_again(self, &id, email, PASSWORD, &secret).await;
         (b, id, secret)
     }
 
@@ -504,7 +381,7 @@ async fn a_superadmin_adds_an_administrator_whose_link_is_shown_once_and_works()
     );
     let secret = newcomer.enroll(&token).await;
     newcomer
-        .sign_in(&w, &id, "new.person@example.com", PASSWORD, &secret)
+        .sign_in_again(&w, &id, "new.person@example.com", PASSWORD, &secret)
         .await;
     assert_eq!(newcomer.get("/console/clients").await.status(), 200);
     let detail = root.page(&format!("/console/administrators/{id}")).await;
@@ -714,7 +591,7 @@ async fn a_password_change_checks_both_passwords_and_ends_the_other_sessions() {
         .person(email, "Pat", &["--project", "alpha", "--role", "viewer"])
         .await;
     let b = Browser::new(&w.s);
-    b.sign_in(&w, &id, email, PASSWORD, &secret).await;
+    b.sign_in_again(&w, &id, email, PASSWORD, &secret).await;
     let page = a.page("/console/account").await;
     for label in ["Current password", "New password", "Confirm new password"] {
         assert!(page.contains(&format!("\">{label}</label>")), "{label}");
@@ -792,7 +669,7 @@ async fn a_password_change_checks_both_passwords_and_ends_the_other_sessions() {
     );
     let c = Browser::new(&w.s);
     assert_eq!(c.password(email, PASSWORD).await.status(), 401);
-    c.sign_in(&w, &id, email, NEW_PASSWORD, &secret).await;
+    c.sign_in_again(&w, &id, email, NEW_PASSWORD, &secret).await;
     assert_eq!(c.get("/console/account").await.status(), 200);
 
     // No password in a log line.
@@ -815,7 +692,7 @@ async fn sessions_are_listed_and_sign_out_everywhere_ends_them_all() {
         .person(email, "Sam", &["--project", "alpha", "--role", "viewer"])
         .await;
     let b = Browser::new(&w.s);
-    b.sign_in(&w, &id, email, PASSWORD, &secret).await;
+    b.sign_in_again(&w, &id, email, PASSWORD, &secret).await;
     let html = a.page("/console/account").await;
     assert!(html.contains("<h1>Account</h1>"));
     assert!(html.contains("Sam") && html.contains(email) && html.contains("alpha: viewer"));

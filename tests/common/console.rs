@@ -118,9 +118,13 @@ pub fn code(secret_base32: &str, offset_steps: i64) -> String {
     totp.generate(now as u64).to_string()
 }
 
-/// The cells of the table body, row by row (tags stripped, text as served: still escaped).
+/// The cells of the first table body, row by row (tags stripped, text as served: still
+/// escaped); none without a table.
 pub fn rows(html: &str) -> Vec<Vec<String>> {
-    let body = &html[html.find("<tbody>").expect("a table") + 7..];
+    let Some(start) = html.find("<tbody>") else {
+        return Vec::new();
+    };
+    let body = &html[start + 7..];
     let body = &body[..body.find("</tbody>").unwrap()];
     body.split("<tr>")
         .skip(1)
@@ -160,10 +164,7 @@ pub fn names(html: &str) -> Vec<String> {
 pub fn alerts(html: &str) -> String {
     html.split("role=\"alert\"")
         .skip(1)
-        .map(|rest| {
-            let text = &rest[rest.find('>').unwrap() + 1..];
-            text[..text.find("</p>").unwrap()].to_owned()
-        })
+        .map(|rest| text_of(&rest[rest.find('>').unwrap() + 1..rest.find("</p>").unwrap()]))
         .collect::<Vec<_>>()
         .join(" | ")
 }
