@@ -234,6 +234,106 @@ pub struct Output {
     pub json: bool,
 }
 
+/// How a client authenticates (SPEC §9); on `update`, a new --auth-method replaces the
+/// method's settings with those given, otherwise the given ones change.
+#[derive(Debug, Args, Default)]
+pub struct AuthArgs {
+    /// client_secret_basic (default), private_key_jwt, tls_client_auth or
+    /// self_signed_tls_client_auth; the last three hold no secret.
+    #[arg(long)]
+    auth_method: Option<String>,
+    /// A file with the client's public JWK set (private_key_jwt; self_signed_tls_client_auth
+    /// with certificates in x5c).
+    #[arg(long, value_name = "FILE")]
+    jwks: Option<std::path::PathBuf>,
+    /// Where the client publishes its JWK set (private_key_jwt).
+    #[arg(long, value_name = "URL")]
+    jwks_uri: Option<String>,
+    /// The algorithm of its assertions: ES256 (default), ES384, EdDSA, PS256, RS256.
+    #[arg(long, value_name = "ALG")]
+    signing_alg: Option<String>,
+    /// tls_client_auth: the certificate's subject DN, e.g. "CN=billing,O=Example".
+    #[arg(long, value_name = "DN")]
+    tls_subject_dn: Option<String>,
+    /// tls_client_auth: a DNS name in the certificate.
+    #[arg(long, value_name = "NAME")]
+    tls_san_dns: Option<String>,
+    /// tls_client_auth: a URI in the certificate.
+    #[arg(long, value_name = "URI")]
+    tls_san_uri: Option<String>,
+    /// tls_client_auth: an IP address in the certificate.
+    #[arg(long, value_name = "IP")]
+    tls_san_ip: Option<String>,
+    /// tls_client_auth: an email address in the certificate.
+    #[arg(long, value_name = "EMAIL")]
+    tls_san_email: Option<String>,
+    /// Its token requests must carry a DPoP proof (true or false).
+    #[arg(long, value_name = "BOOL")]
+    dpop_bound: Option<bool>,
+}
+
+impl AuthArgs {
+    fn given(&self) -> bool {
+        self.auth_method.is_some()
+            || self.jwks.is_some()
+            || self.jwks_uri.is_some()
+            || self.signing_alg.is_some()
+            || self.tls_subject_dn.is_some()
+            || self.tls_san_dns.is_some()
+            || self.tls_san_uri.is_some()
+            || self.tls_san_ip.is_some()
+            || self.tls_san_email.is_some()
+            || self.dpop_bound.is_some()
+    }
+
+    /// `current` changed by these options; `None` when none was given.
+    fn apply(
+        self,
+        current: store::client_auth::AuthFields,
+    ) -> Result<Option<store::client_auth::AuthFields>, CliError> {
+        use store::client_auth::AuthSettings;
+        if !self.given() {
+            return Ok(None);
+        }
+        let mut auth = current;
+        if let Some(method) = &self.auth_method {
+            auth.method = method
+                .parse()
+                .map_err(|e: String| CliError::Usage(format!("--auth-method: {e}")))?;
+            auth.settings = AuthSettings::default();
+        }
+        let s = &mut auth.settings;
+        if let Some(path) = &self.jwks {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| CliError::Usage(format!("--jwks {}: {e}", path.display())))?;
+            s.jwks = Some(serde_json::from_str(&text).map_err(|e| {
+                CliError::Usage(format!("--jwks {}: not JSON: {e}", path.display()))
+            })?);
+        }
+        if let Some(alg) = &self.signing_alg {
+            s.token_endpoint_auth_signing_alg = Some(
+                alg.parse()
+                    .map_err(|e: String| CliError::Usage(format!("--signing-alg: {e}")))?,
+            );
+        }
+        let set = |slot: &mut Option<String>, v: Option<String>| {
+            if v.is_some() {
+                *slot = v.filter(|v| !v.is_empty());
+            }
+        };
+        set(&mut s.jwks_uri, self.jwks_uri);
+        set(&mut s.tls_client_auth_subject_dn, self.tls_subject_dn);
+        set(&mut s.tls_client_auth_san_dns, self.tls_san_dns);
+        set(&mut s.tls_client_auth_san_uri, self.tls_san_uri);
+        set(&mut s.tls_client_auth_san_ip, self.tls_san_ip);
+        set(&mut s.tls_client_auth_san_email, self.tls_san_email);
+        if let Some(bound) = self.dpop_bound {
+            auth.dpop_bound_access_tokens = bound;
+        }
+        Ok(Some(auth))
+    }
+}
+
 /// `tessera clients …`.
 #[derive(Debug, Subcommand)]
 pub enum ClientsCommand {
@@ -258,6 +358,8 @@ pub enum ClientsCommand {
         /// Space-separated scopes, e.g. "orders:read audit:read".
         #[arg(long, default_value = "")]
         scopes: String,
+        #[command(flatten)]
+        auth: Box<AuthArgs>,
         #[command(flatten)]
         output: Output,
     },
@@ -308,6 +410,8 @@ pub enum ClientsCommand {
         /// Token lifetime in seconds (0 for the server default).
         #[arg(long)]
         token_ttl_seconds: Option<u32>,
+        #[command(flatten)]
+        auth: Box<AuthArgs>,
         #[command(flatten)]
         output: Output,
     },
@@ -463,6 +567,9 @@ pub enum CliError {
     /// A domain operation refused or failed.
     #[error(transparent)]
     Ops(#[from] OpsError),
+    /// A bad option value, named.
+    #[error("{0}")]
+    Usage(String),
 }
 
 impl CliError {
@@ -527,6 +634,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             roles,
             description,
             scopes,
+            auth,
             output,
         }) => {
             let fields = ClientFields {
@@ -534,6 +642,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 description,
                 scopes: words(&scopes),
                 roles: words(&roles),
+                auth: auth.apply(Default::default())?,
                 ..ClientFields::default()
             };
             // With --owner the CLI acts for that person: their ceiling applies.
@@ -548,22 +657,31 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let (client, secret) = ops::clients::create(&ops, &ctx, project, fields).await?;
             #[derive(Serialize)]
             struct Created<'a> {
-                client_secret: &'a str,
+                #[serde(skip_serializing_if = "Option::is_none")]
+                client_secret: Option<&'a str>,
                 #[serde(flatten)]
                 client: &'a store::Client,
             }
             let created = Created {
-                client_secret: secret.expose(),
+                client_secret: secret.as_ref().map(|s| s.expose()),
                 client: &client,
             };
             if output.json {
                 print_json(&created);
             } else {
                 println!("client_id:     {}", client.client_id);
-                println!("client_secret: {}", secret.expose());
+                if let Some(secret) = &secret {
+                    println!("client_secret: {}", secret.expose());
+                }
                 println!("name:          {}", client.name);
                 println!("scopes:        {}", client.scopes.join(" "));
-                eprintln!("The secret is shown only now: store it safely.");
+                println!(
+                    "auth_method:   {}",
+                    client.token_endpoint_auth_method.as_str()
+                );
+                if secret.is_some() {
+                    eprintln!("The secret is shown only now: store it safely.");
+                }
             }
         }
         Command::Clients(ClientsCommand::List { project, output }) => {
@@ -599,9 +717,11 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             roles,
             allowed_ips,
             token_ttl_seconds,
+            auth,
             output,
         }) => {
             let (c, _) = ops::clients::get(&ops, &cli_ctx, &client_id).await?;
+            let auth = auth.apply(c.auth_fields())?;
             let fields = ClientFields {
                 name: name.unwrap_or(c.name),
                 description: description.unwrap_or(c.description),
@@ -614,6 +734,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                     Some(n) => Some(n),
                     None => c.token_ttl_seconds,
                 },
+                auth,
             };
             let client = ops::clients::replace(&ops, &cli_ctx, &client_id, fields).await?;
             print_client(&client, output.json);
@@ -1076,6 +1197,7 @@ async fn set_enabled(ops: &Ops<'_>, client_id: &str, enabled: bool) -> Result<()
         roles: c.roles,
         allowed_ips: c.allowed_ips,
         token_ttl_seconds: c.token_ttl_seconds,
+        auth: None,
     };
     ops::clients::replace(ops, &cli_ctx, client_id, fields).await?;
     Ok(())

@@ -85,6 +85,38 @@ pub struct Settings {
     pub database_max_stale: Duration,
     /// `console.*`: sessions of the web console.
     pub console: ConsoleSettings,
+    /// Client authentication without shared secrets, and sender-constrained tokens (SPEC §9).
+    pub client_auth: ClientAuthSettings,
+    /// `server.tls.*`: HTTPS with optional client certificates; unset serves plain HTTP.
+    pub tls: Option<TlsSettings>,
+    /// `server.client_cert_header`: the header (RFC 9440 `Client-Cert`) in which trusted proxies
+    /// pass the client's certificate; unset ignores such headers.
+    pub client_cert_header: Option<String>,
+}
+
+/// `token.*` settings of client assertions and DPoP (SPEC §9).
+#[derive(Debug, Clone)]
+pub struct ClientAuthSettings {
+    /// `token.allow_http_jwks_uri`: accept `http` JWK set URLs (tests on loopback only).
+    pub allow_http_jwks_uri: bool,
+    /// `token.accept_token_endpoint_audience`: accept the token endpoint URL as an assertion's
+    /// `aud` beside the issuer (older clients).
+    pub accept_token_endpoint_audience: bool,
+    /// `token.max_assertion_lifetime_seconds`: how far `exp` may lie after `iat` (or now).
+    pub max_assertion_lifetime: Duration,
+    /// `token.dpop_nonce`: DPoP proofs must carry a server nonce.
+    pub dpop_nonce: bool,
+}
+
+/// `server.tls.*`: the server's certificate and the CA that client certificates chain to.
+#[derive(Debug, Clone)]
+pub struct TlsSettings {
+    /// `server.tls.cert_file`: PEM certificate chain.
+    pub cert_file: PathBuf,
+    /// `server.tls.key_file`: PEM private key.
+    pub key_file: PathBuf,
+    /// `server.tls.client_ca_file`: PEM CA certificates for `tls_client_auth`.
+    pub client_ca_file: Option<PathBuf>,
 }
 
 /// The web console's sessions (SPEC §7).
@@ -146,6 +178,10 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("console.session_hours", "8"),
     ("console.reauth_minutes", "10"),
     ("console.require_second_factor", "true"),
+    ("token.allow_http_jwks_uri", "false"),
+    ("token.accept_token_endpoint_audience", "false"),
+    ("token.max_assertion_lifetime_seconds", "300"),
+    ("token.dpop_nonce", "false"),
 ];
 
 impl Settings {
@@ -278,6 +314,26 @@ impl Settings {
             )?,
             database_max_stale: seconds(cfg, "database.max_stale_seconds", 1, AT_LEAST_1)?,
             console: console(cfg)?,
+            client_auth: ClientAuthSettings {
+                allow_http_jwks_uri: boolean(cfg, "token.allow_http_jwks_uri")?,
+                accept_token_endpoint_audience: boolean(
+                    cfg,
+                    "token.accept_token_endpoint_audience",
+                )?,
+                max_assertion_lifetime: seconds(
+                    cfg,
+                    "token.max_assertion_lifetime_seconds",
+                    1,
+                    AT_LEAST_1,
+                )?,
+                dpop_nonce: boolean(cfg, "token.dpop_nonce")?,
+            },
+            tls: tls(cfg)?,
+            client_cert_header: cfg
+                .get_string("server.client_cert_header")
+                .ok()
+                .map(|h| h.trim().to_ascii_lowercase())
+                .filter(|h| !h.is_empty()),
         })
     }
 
@@ -381,18 +437,7 @@ fn console(cfg: &Config) -> Result<ConsoleSettings, ConfigError> {
     let session_idle = whole("console.session_idle_minutes", 60, 7 * 24 * 60)?;
     let session_max = whole("console.session_hours", 3_600, 30 * 24)?;
     let reauth = whole("console.reauth_minutes", 60, 24 * 60)?;
-    let raw = string(cfg, "console.require_second_factor")?;
-    let require_second_factor = match raw.trim() {
-        "true" => true,
-        "false" => false,
-        _ => {
-            return Err(ConfigError::Invalid {
-                key: "console.require_second_factor",
-                value: raw,
-                allowed: "expected true or false",
-            });
-        }
-    };
+    let require_second_factor = boolean(cfg, "console.require_second_factor")?;
     Ok(ConsoleSettings {
         session_idle,
         session_max,
@@ -400,6 +445,39 @@ fn console(cfg: &Config) -> Result<ConsoleSettings, ConfigError> {
         require_second_factor,
         oidc: oidc(cfg)?,
     })
+}
+
+fn boolean(cfg: &Config, key: &'static str) -> Result<bool, ConfigError> {
+    let raw = string(cfg, key)?;
+    match raw.trim() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(ConfigError::Invalid {
+            key,
+            value: raw,
+            allowed: "expected true or false",
+        }),
+    }
+}
+
+/// `server.tls.cert_file` and `key_file` together, or neither; `client_ca_file` needs them.
+fn tls(cfg: &Config) -> Result<Option<TlsSettings>, ConfigError> {
+    let cert = optional_path(cfg, "server.tls.cert_file")?;
+    let key = optional_path(cfg, "server.tls.key_file")?;
+    let client_ca_file = optional_path(cfg, "server.tls.client_ca_file")?;
+    match (cert, key) {
+        (Some(cert_file), Some(key_file)) => Ok(Some(TlsSettings {
+            cert_file,
+            key_file,
+            client_ca_file,
+        })),
+        (None, None) if client_ca_file.is_none() => Ok(None),
+        _ => Err(ConfigError::Invalid {
+            key: "server.tls",
+            value: String::new(),
+            allowed: "set server.tls.cert_file and server.tls.key_file together (client_ca_file needs both)",
+        }),
+    }
 }
 
 /// `console.oidc.*`: all three keys, or none.

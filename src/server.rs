@@ -194,7 +194,7 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
              with this one, run `tessera keys rewrap --new-kek FILE` with FILE holding it"
         );
     }
-    let metadata = discovery::Metadata::render(&issuer, &store::apis::list(&db).await?);
+    let metadata = discovery::Metadata::render(&issuer, &store::apis::list(&db).await?, &settings);
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let db_health = Arc::new(store::health::DatabaseHealth::default());
     let state = web::Data::new(AppState {
@@ -556,6 +556,9 @@ async fn refresh_loop(
             if let Err(e) = store::failures::prune(&state.db, now_ms).await {
                 tracing::warn!(error = %e, "pruning failure counters failed");
             }
+            if let Err(e) = store::jtis::sweep(&state.db, now_ms / 1000).await {
+                tracing::warn!(error = %e, "sweeping expired assertion and proof ids failed");
+            }
         }
     }
 }
@@ -612,7 +615,11 @@ async fn refresh(state: &AppState) -> Result<(), ServeError> {
     )
     .await?;
     state.reload_keys().await?;
-    let metadata = discovery::Metadata::render(&state.issuer, &store::apis::list(&state.db).await?);
+    let metadata = discovery::Metadata::render(
+        &state.issuer,
+        &store::apis::list(&state.db).await?,
+        &state.settings,
+    );
     if metadata.etag != state.metadata.load().etag {
         state.metadata.store(Arc::new(metadata));
     }

@@ -25,6 +25,13 @@ pub struct Model {
     pub project: String,
     /// The administrator who owns it (`owner` is a client owner); neither: a root client.
     pub owner_administrator: Option<String>,
+    /// `client_secret_basic`, `private_key_jwt`, `tls_client_auth` or
+    /// `self_signed_tls_client_auth`.
+    pub token_endpoint_auth_method: String,
+    /// JSON settings of the method (`jwks`, `jwks_uri`, `tls_client_auth_subject_dn`, …).
+    pub auth_settings: Option<String>,
+    /// Whether its token requests must carry a DPoP proof.
+    pub dpop_bound_access_tokens: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

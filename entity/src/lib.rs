@@ -19,3 +19,4 @@ pub mod role;
 pub mod role_scope;
 pub mod signing_key;
 pub mod totp_credential;
+pub mod used_jti;

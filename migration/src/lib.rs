@@ -11,6 +11,7 @@ mod m20261202_000006_cutoffs;
 mod m20261202_000007_auth_failures;
 mod m20261202_000008_people;
 mod m20261202_000009_client_sorts;
+mod m20261202_000010_client_authentication;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000007_auth_failures::Migration),
             Box::new(m20261202_000008_people::Migration),
             Box::new(m20261202_000009_client_sorts::Migration),
+            Box::new(m20261202_000010_client_authentication::Migration),
         ]
     }
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{Admin, AdminError, Page, PageQuery, created, json_body, ok_json, parse_json};
 use crate::ops::{self, Ops};
 use crate::state::AppState;
+use crate::store::client_auth::{AssertionAlg, AuthFields, AuthSettings, TokenEndpointAuthMethod};
 use crate::store::clients::OwnerRef;
 use crate::store::secrets::SecretInfo;
 use crate::store::{Client, ClientFields};
@@ -41,6 +42,14 @@ pub struct ClientView {
     pub updated_at: DateTime<Utc>,
     /// Last successful token request (may lag by the flush interval).
     pub last_used_at: Option<DateTime<Utc>>,
+    /// How it authenticates at the token, introspection and revocation endpoints.
+    pub token_endpoint_auth_method: TokenEndpointAuthMethod,
+    /// The settings of its method (`jwks`, `jwks_uri`, `token_endpoint_auth_signing_alg`,
+    /// `tls_client_auth_*`); only those set are present.
+    #[serde(flatten)]
+    pub auth_settings: AuthSettings,
+    /// Its token requests must carry a DPoP proof.
+    pub dpop_bound_access_tokens: bool,
     /// Usage, on `GET /clients/{client_id}` only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
@@ -61,8 +70,10 @@ pub struct CreatedClient {
     /// The client.
     #[serde(flatten)]
     pub client: ClientView,
-    /// The secret: store it now, it is never shown again.
-    pub client_secret: String,
+    /// The secret: store it now, it is never shown again. Absent for clients that
+    /// authenticate without a secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
 }
 
 fn yes() -> bool {
@@ -96,6 +107,66 @@ pub struct ClientInput {
     /// Its project (on creation; default: the caller's). It cannot change afterwards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
+    /// How it authenticates (default `client_secret_basic`; `client_secret_post` means the
+    /// same). Clients of the other methods hold no secret.
+    #[serde(default)]
+    pub token_endpoint_auth_method: TokenEndpointAuthMethod,
+    /// `private_key_jwt`: its public JWK set; `self_signed_tls_client_auth`: its certificates
+    /// in `x5c`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<serde_json::Value>,
+    /// `private_key_jwt`: where it publishes its JWK set (`https`), instead of `jwks`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// `private_key_jwt`: the one algorithm of its assertions (default `ES256`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_signing_alg: Option<AssertionAlg>,
+    /// `tls_client_auth`: its certificate's subject DN (give exactly one `tls_client_auth_*`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_subject_dn: Option<String>,
+    /// `tls_client_auth`: a DNS name in its certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_dns: Option<String>,
+    /// `tls_client_auth`: a URI in its certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_uri: Option<String>,
+    /// `tls_client_auth`: an IP address in its certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_ip: Option<String>,
+    /// `tls_client_auth`: an email address in its certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth_san_email: Option<String>,
+    /// Its token requests must carry a DPoP proof (RFC 9449).
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
+}
+
+impl ClientInput {
+    /// The input that would leave `c` as it is (what a merge patch applies to).
+    fn of(c: Client) -> Self {
+        let s = c.auth_settings;
+        ClientInput {
+            name: c.name,
+            description: c.description,
+            enabled: c.enabled,
+            scopes: c.scopes,
+            roles: c.roles,
+            allowed_ips: c.allowed_ips,
+            token_ttl_seconds: c.token_ttl_seconds,
+            project: Some(c.project),
+            token_endpoint_auth_method: c.token_endpoint_auth_method,
+            jwks: s.jwks,
+            jwks_uri: s.jwks_uri,
+            token_endpoint_auth_signing_alg: s.token_endpoint_auth_signing_alg,
+            tls_client_auth_subject_dn: s.tls_client_auth_subject_dn,
+            tls_client_auth_san_dns: s.tls_client_auth_san_dns,
+            tls_client_auth_san_uri: s.tls_client_auth_san_uri,
+            tls_client_auth_san_ip: s.tls_client_auth_san_ip,
+            tls_client_auth_san_email: s.tls_client_auth_san_email,
+            dpop_bound_access_tokens: c.dpop_bound_access_tokens,
+        }
+    }
 }
 
 /// A merge patch of a client (RFC 7396): every field optional; `null` resets one to its
@@ -121,6 +192,27 @@ pub struct ClientPatch {
     pub token_ttl_seconds: Option<u32>,
     /// Must equal the client's project if given.
     pub project: Option<String>,
+    /// How it authenticates.
+    pub token_endpoint_auth_method: Option<TokenEndpointAuthMethod>,
+    /// Its public JWK set.
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<serde_json::Value>,
+    /// Where it publishes its JWK set.
+    pub jwks_uri: Option<String>,
+    /// The algorithm of its assertions.
+    pub token_endpoint_auth_signing_alg: Option<AssertionAlg>,
+    /// Its certificate's subject DN.
+    pub tls_client_auth_subject_dn: Option<String>,
+    /// A DNS name in its certificate.
+    pub tls_client_auth_san_dns: Option<String>,
+    /// A URI in its certificate.
+    pub tls_client_auth_san_uri: Option<String>,
+    /// An IP address in its certificate.
+    pub tls_client_auth_san_ip: Option<String>,
+    /// An email address in its certificate.
+    pub tls_client_auth_san_email: Option<String>,
+    /// Token requests must carry a DPoP proof.
+    pub dpop_bound_access_tokens: Option<bool>,
 }
 
 /// Body of `POST /clients/{client_id}/transfer`.
@@ -141,6 +233,20 @@ impl From<ClientInput> for ClientFields {
             roles: i.roles,
             allowed_ips: i.allowed_ips,
             token_ttl_seconds: i.token_ttl_seconds,
+            auth: Some(AuthFields {
+                method: i.token_endpoint_auth_method,
+                settings: AuthSettings {
+                    jwks: i.jwks,
+                    jwks_uri: i.jwks_uri,
+                    token_endpoint_auth_signing_alg: i.token_endpoint_auth_signing_alg,
+                    tls_client_auth_subject_dn: i.tls_client_auth_subject_dn,
+                    tls_client_auth_san_dns: i.tls_client_auth_san_dns,
+                    tls_client_auth_san_uri: i.tls_client_auth_san_uri,
+                    tls_client_auth_san_ip: i.tls_client_auth_san_ip,
+                    tls_client_auth_san_email: i.tls_client_auth_san_email,
+                },
+                dpop_bound_access_tokens: i.dpop_bound_access_tokens,
+            }),
         }
     }
 }
@@ -184,6 +290,9 @@ fn view(state: &AppState, c: Client) -> ClientView {
         created_at: c.created_at,
         updated_at: c.updated_at,
         last_used_at: c.last_used_at,
+        token_endpoint_auth_method: c.token_endpoint_auth_method,
+        auth_settings: c.auth_settings,
+        dpop_bound_access_tokens: c.dpop_bound_access_tokens,
         usage: None,
     }
 }
@@ -219,7 +328,8 @@ pub async fn list(
     responses((status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 415, description = "Wrong Content-Type", body = Problem, content_type = "application/problem+json"), (status = 201, body = CreatedClient, headers(("Location" = String))), (status = 404, description = "No such project (or not yours)", body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = ["admin:write"])))]
-/// Create a client owned by the caller; its first secret is in the response, only there.
+/// Create a client owned by the caller; its first secret (for `client_secret_basic`) is in the
+/// response, only there.
 pub async fn create(
     admin: Admin,
     state: web::Data<AppState>,
@@ -235,7 +345,7 @@ pub async fn create(
         location,
         &CreatedClient {
             client: view(&state, client),
-            client_secret: secret.expose().to_owned(),
+            client_secret: secret.map(|s| s.expose().to_owned()),
         },
     ))
 }
@@ -324,17 +434,8 @@ pub async fn patch(
         ));
     }
     let current = ops::clients::current(&Ops::of(&state), &admin.ctx, &path).await?;
-    let mut doc = serde_json::to_value(ClientInput {
-        name: current.name,
-        description: current.description,
-        enabled: current.enabled,
-        scopes: current.scopes,
-        roles: current.roles,
-        allowed_ips: current.allowed_ips,
-        token_ttl_seconds: current.token_ttl_seconds,
-        project: Some(current.project),
-    })
-    .map_err(|_| AdminError::Internal)?;
+    let mut doc =
+        serde_json::to_value(ClientInput::of(current)).map_err(|_| AdminError::Internal)?;
     json_patch::merge(&mut doc, &patch);
     let bytes = serde_json::to_vec(&doc).map_err(|_| AdminError::Internal)?;
     let input: ClientInput = parse_json(&bytes)?;
@@ -376,7 +477,7 @@ pub async fn list_secrets(
     params(("client_id" = String, Path, description = "Client id")),
     responses((status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"), (status = 415, description = "Wrong Content-Type", body = Problem, content_type = "application/problem+json"), (status = 201, body = CreatedSecret, headers(("Location" = String))), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The client already holds 10 live secrets", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The client already holds 10 live secrets, or authenticates without a secret", body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = ["admin:write"])))]
 /// Add a secret beside the existing ones (rotation without downtime).
@@ -422,7 +523,8 @@ pub async fn delete_secret(
 #[utoipa::path(post, path = "/admin/v1/clients/{client_id}/reset-secret", operation_id = "reset_secret", tag = "secrets",
     params(("client_id" = String, Path, description = "Client id")),
     responses((status = 200, body = CreatedSecret), (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The client authenticates without a secret", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = ["admin:write"])))]
 /// Replace every secret with a new one; the old ones stop working at once.
 pub async fn reset_secret(

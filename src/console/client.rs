@@ -408,6 +408,7 @@ pub async fn set_enabled(
         roles: current.roles,
         allowed_ips: current.allowed_ips,
         token_ttl_seconds: current.token_ttl_seconds,
+        auth: None,
     };
     let outcome = ops::clients::replace(&ops, &acting.ctx, &id, fields)
         .await

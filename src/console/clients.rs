@@ -319,6 +319,7 @@ impl Entered {
             roles: self.roles.iter().cloned().collect(),
             allowed_ips,
             token_ttl_seconds,
+            auth: None,
         })
     }
 }
@@ -453,8 +454,12 @@ pub async fn create(
     };
     let ops = Ops::of(&state);
     match ops::clients::create(&ops, &acting.ctx, entered.project.clone(), fields).await {
-        Ok((client, secret)) => {
+        Ok((client, Some(secret))) => {
             super::client::reveal_created(&state, &acting, &client.client_id, &secret).await
+        }
+        // A client without a secret has nothing to show once: its page is next.
+        Ok((client, None)) => {
+            Ok(super::see_other(&format!("/console/clients/{}", client.client_id)).finish())
         }
         Err(e) => {
             let (status, errors) = FieldErrors::of(e, CLIENT_FIELDS)?;

@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::state::AppState;
 use crate::store::Api;
+use crate::store::client_auth::AssertionAlg;
 
 /// The metadata document, serialised.
 pub struct Metadata {
@@ -16,25 +17,43 @@ pub struct Metadata {
 
 impl Metadata {
     /// Renders the document for `issuer` and the current API catalog.
-    pub fn render(issuer: &str, apis: &[Api]) -> Self {
+    pub fn render(issuer: &str, apis: &[Api], settings: &crate::config::Settings) -> Self {
         let mut scopes: Vec<String> = apis
             .iter()
             .flat_map(|a| a.permissions.iter().map(move |p| format!("{}:{p}", a.name)))
             .collect();
         scopes.sort();
-        let doc = serde_json::json!({
+        // Certificates reach us over our own TLS or from trusted proxies: the certificate
+        // methods are offered only where one of them is configured.
+        let certificates = settings.tls.is_some() || settings.client_cert_header.is_some();
+        let mut methods = vec![
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+        ];
+        if certificates {
+            methods.extend(["tls_client_auth", "self_signed_tls_client_auth"]);
+        }
+        let algs: Vec<&str> = AssertionAlg::ALL.iter().map(|a| a.as_str()).collect();
+        let mut doc = serde_json::json!({
             "issuer": issuer,
             "token_endpoint": format!("{issuer}/oauth2/token"),
             "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
             "grant_types_supported": ["client_credentials"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "token_endpoint_auth_methods_supported": methods,
+            "token_endpoint_auth_signing_alg_values_supported": algs,
             "introspection_endpoint": format!("{issuer}/oauth2/introspect"),
-            "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "introspection_endpoint_auth_methods_supported": methods,
+            "introspection_endpoint_auth_signing_alg_values_supported": algs,
             "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
-            "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "revocation_endpoint_auth_methods_supported": methods,
+            "revocation_endpoint_auth_signing_alg_values_supported": algs,
             "scopes_supported": scopes,
             "response_types_supported": [],
         });
+        if certificates {
+            doc["tls_client_certificate_bound_access_tokens"] = true.into();
+        }
         let body = serde_json::to_vec(&doc).unwrap_or_default();
         let etag = crate::strong_etag(&body);
         Metadata { body, etag }

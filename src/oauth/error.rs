@@ -35,6 +35,10 @@ pub enum TokenError {
     /// A `resource` is unknown or carries no granted scope.
     #[error("{0}")]
     InvalidTarget(String),
+    /// A missing, malformed or wrong DPoP proof (RFC 9449 §5), or a DPoP-bound client without
+    /// one.
+    #[error("{0}")]
+    InvalidDpopProof(String),
     /// Too many failed authentications for this client id or from this address.
     #[error("too many failed authentications; retry after {0} s")]
     TooManyFailures(u64),
@@ -63,6 +67,7 @@ impl TokenError {
             TokenError::UnsupportedGrantType => "unsupported_grant_type",
             TokenError::InvalidScope(_) => "invalid_scope",
             TokenError::InvalidTarget(_) => "invalid_target",
+            TokenError::InvalidDpopProof(_) => "invalid_dpop_proof",
             TokenError::TemporarilyUnavailable | TokenError::TooManyFailures(_) => {
                 "temporarily_unavailable"
             }

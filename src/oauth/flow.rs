@@ -1,9 +1,12 @@
 //! The client-credentials grant run through oxide-auth's flow, with our registrar and issuer.
 //!
-//! oxide-auth drives the steps (authenticate, bind, negotiate scope, consent, issue). Where its
-//! answers differ from RFC 6749 §5.2 and our SPEC (error codes and statuses, `token_type`
-//! casing, `expires_in` computed from a clock), we keep the precise outcome in a per-request
-//! [`Slot`] and build the HTTP response ourselves from it.
+//! The client authenticates first, by the method it is registered with (secret, assertion or
+//! certificate; [`super::authenticate`]); oxide-auth then drives the grant's steps (check the
+//! client, bind, negotiate scope, consent, issue) with the authenticated client. It never sees
+//! the client's secret: its `check` confirms that the client it names is the one that
+//! authenticated. Where its answers differ from RFC 6749 §5.2 and our SPEC (error codes and
+//! statuses, `token_type` casing, `expires_in` computed from a clock), we keep the precise
+//! outcome in a per-request [`Slot`] and build the HTTP response ourselves from it.
 
 use std::borrow::Cow;
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
@@ -24,9 +27,9 @@ use oxide_auth_async::endpoint::{Endpoint, OwnerSolicitor};
 use oxide_auth_async::primitives::{Authorizer, Issuer, Registrar};
 
 use super::TokenError;
-use super::authenticate::{AuthenticatedClient, authenticate_client};
-use super::grant::{Grant, IssuedAccessToken, negotiate, sign_access_token};
-use super::request::{AuthMethod, TokenRequest};
+use super::authenticate::{AuthContext, AuthenticatedBy, AuthenticatedClient, authenticate};
+use super::grant::{Confirmation, Grant, IssuedAccessToken, negotiate, sign_access_token};
+use super::request::TokenRequest;
 use crate::state::AppState;
 use crate::store::TokenClient;
 
@@ -35,12 +38,17 @@ static NO_REDIRECT: LazyLock<RegisteredUrl> = LazyLock::new(|| {
     RegisteredUrl::Semantic(url::Url::parse("urn:ietf:wg:oauth:2.0:oob").expect("static URL"))
 });
 
+/// What oxide-auth is given as the client's passphrase: the client authenticated before the
+/// flow, so this only marks the request as one with credentials (oxide-auth insists).
+const AUTHENTICATED: &str = "authenticated-before-the-flow";
+
 /// What one request has learned so far: oxide-auth calls the registrar three times and the
 /// issuer once, each with only a client id, so the authenticated client travels here.
 #[derive(Default)]
 struct Slot {
     client: Option<Arc<TokenClient>>,
     secret_id: Option<String>,
+    confirmation: Option<Confirmation>,
     grant: Option<Grant>,
     issued: Option<IssuedAccessToken>,
     failure: Option<TokenError>,
@@ -64,15 +72,27 @@ pub async fn issue_token(
     state: &AppState,
     request: TokenRequest,
 ) -> Result<IssuedAccessToken, TokenError> {
-    let slot = Mutex::new(Slot::default());
-    let challenge = request.credentials.method == AuthMethod::Basic;
+    let ctx = AuthContext {
+        source: request.source,
+        certificate: request.certificate.as_ref(),
+    };
+    let authenticated = authenticate(state, &request.credentials, ctx).await?;
+    let confirmation = confirmation(&authenticated, request.dpop_jkt.as_deref())?;
+    let AuthenticatedClient { client, by } = authenticated;
+    let client_id = client.client_id.clone();
+    let slot = Mutex::new(Slot {
+        client: Some(client),
+        secret_id: match by {
+            AuthenticatedBy::Secret(id) => Some(id),
+            _ => None,
+        },
+        confirmation,
+        ..Slot::default()
+    });
     let endpoint = TokenEndpoint {
         registrar: ClientRegistrar {
-            state,
             slot: SlotRef(&slot),
             resources: &request.resources,
-            source: request.source,
-            challenge,
         },
         issuer: JwtIssuer {
             state,
@@ -81,10 +101,9 @@ pub async fn issue_token(
         consent: AutoConsent,
     };
     let mut flow = ClientCredentialsFlow::prepare(endpoint).map_err(|_| TokenError::ServerError)?;
-    // Basic credentials reach oxide-auth already URL-decoded, as body parameters, because it
-    // does not decode the Basic header itself (RFC 6749 §2.3.1).
+    // The client id reaches oxide-auth as a body parameter, with the marker as passphrase.
     flow.allow_credentials_in_body(true);
-    let outcome = flow.execute(FlowRequest::new(&request)).await;
+    let outcome = flow.execute(FlowRequest::new(&request, &client_id)).await;
     let mut slot = slot.into_inner().unwrap_or_else(|p| p.into_inner());
     match (outcome, slot.issued.take(), slot.failure.take()) {
         (Ok(_), Some(issued), None) => Ok(issued),
@@ -96,12 +115,32 @@ pub async fn issue_token(
     }
 }
 
+/// What the token is bound to (RFC 7800 `cnf`): the DPoP proof's key, and the certificate the
+/// client authenticated with. A client that must use DPoP and sent no proof is refused here.
+fn confirmation(
+    authenticated: &AuthenticatedClient,
+    dpop_jkt: Option<&str>,
+) -> Result<Option<Confirmation>, TokenError> {
+    if authenticated.client.dpop_bound && dpop_jkt.is_none() {
+        return Err(TokenError::InvalidDpopProof(
+            "this client must send a DPoP proof".into(),
+        ));
+    }
+    let x5t_s256 = match &authenticated.by {
+        AuthenticatedBy::Certificate(thumbprint) => Some(thumbprint.clone()),
+        _ => None,
+    };
+    Ok(
+        (dpop_jkt.is_some() || x5t_s256.is_some()).then(|| Confirmation {
+            jkt: dpop_jkt.map(str::to_owned),
+            x5t_s256,
+        }),
+    )
+}
+
 struct ClientRegistrar<'a> {
-    state: &'a AppState,
     slot: SlotRef<'a>,
     resources: &'a [String],
-    source: Option<std::net::IpAddr>,
-    challenge: bool,
 }
 
 #[async_trait]
@@ -145,36 +184,15 @@ impl Registrar for ClientRegistrar<'_> {
         })
     }
 
-    async fn check(
-        &self,
-        client_id: &str,
-        passphrase: Option<&[u8]>,
-    ) -> Result<(), RegistrarError> {
-        let Some(secret) = passphrase else {
-            self.slot.fail(TokenError::InvalidClient {
-                challenge: self.challenge,
-            });
-            return Err(RegistrarError::Unspecified);
-        };
-        match authenticate_client(self.state, client_id, secret, self.source, self.challenge).await
-        {
-            Ok(AuthenticatedClient { client, secret_id }) => {
-                let mut slot = self.slot.lock();
-                slot.client = Some(client);
-                slot.secret_id = Some(secret_id);
-                Ok(())
-            }
-            Err(e) => {
-                let refused = matches!(
-                    e,
-                    TokenError::InvalidClient { .. } | TokenError::UnauthorizedClient(_)
-                );
-                self.slot.fail(e);
-                Err(if refused {
-                    RegistrarError::Unspecified
-                } else {
-                    RegistrarError::PrimitiveError
-                })
+    async fn check(&self, client_id: &str, _: Option<&[u8]>) -> Result<(), RegistrarError> {
+        // The client authenticated before the flow; the flow must be about that client.
+        let slot = self.slot.lock();
+        match &slot.client {
+            Some(c) if c.client_id == client_id => Ok(()),
+            _ => {
+                drop(slot);
+                self.slot.fail(TokenError::ServerError);
+                Err(RegistrarError::PrimitiveError)
             }
         }
     }
@@ -188,14 +206,10 @@ struct JwtIssuer<'a> {
 #[async_trait]
 impl Issuer for JwtIssuer<'_> {
     async fn issue(&mut self, oxide_grant: OxideGrant) -> Result<IssuedToken, ()> {
-        let (client, grant, secret_id) = {
+        let (client, grant, secret_id, confirmation) = {
             let slot = self.slot.lock();
-            match (
-                slot.client.clone(),
-                slot.grant.clone(),
-                slot.secret_id.clone(),
-            ) {
-                (Some(c), Some(g), Some(s)) => (c, g, s),
+            match (slot.client.clone(), slot.grant.clone()) {
+                (Some(c), Some(g)) => (c, g, slot.secret_id.clone(), slot.confirmation.clone()),
                 _ => {
                     drop(slot);
                     self.slot.fail(TokenError::ServerError);
@@ -217,6 +231,7 @@ impl Issuer for JwtIssuer<'_> {
             &self.state.issuer,
             &client.client_id,
             &grant,
+            confirmation.as_ref(),
             ttl,
             now,
         ) {
@@ -228,7 +243,7 @@ impl Issuer for JwtIssuer<'_> {
         };
         self.state
             .usage
-            .token_issued(&client.client_id, &secret_id, now);
+            .token_issued(&client.client_id, secret_id.as_deref(), now);
         let token = IssuedToken {
             token: issued.access_token.clone(),
             refresh: None,
@@ -317,12 +332,11 @@ struct FlowRequest {
 }
 
 impl FlowRequest {
-    fn new(request: &TokenRequest) -> Self {
-        let c = &request.credentials;
+    fn new(request: &TokenRequest, client_id: &str) -> Self {
         let mut params: Vec<(String, String)> = vec![
             ("grant_type".into(), "client_credentials".into()),
-            ("client_id".into(), c.client_id.clone()),
-            ("client_secret".into(), c.secret.as_str().to_owned()),
+            ("client_id".into(), client_id.to_owned()),
+            ("client_secret".into(), AUTHENTICATED.to_owned()),
         ];
         if let Some(scope) = &request.scope {
             params.push(("scope".into(), scope.clone()));

@@ -80,11 +80,25 @@ pub fn negotiate<'r>(
     Ok(Grant { scope, audiences })
 }
 
+/// What a token is bound to (RFC 7800 `cnf`): a DPoP key's RFC 7638 thumbprint (RFC 9449
+/// §6), a client certificate's SHA-256 thumbprint (RFC 8705 §3.1), or both.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Confirmation {
+    /// `jkt`: base64url SHA-256 thumbprint of the DPoP public key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jkt: Option<String>,
+    /// `x5t#S256`: base64url SHA-256 of the DER certificate.
+    #[serde(default, rename = "x5t#S256", skip_serializing_if = "Option::is_none")]
+    pub x5t_s256: Option<String>,
+}
+
 /// An issued access token and what the response says about it.
 #[derive(Debug)]
 pub struct IssuedAccessToken {
     /// The compact JWS.
     pub access_token: String,
+    /// `DPoP` for a DPoP-bound token, else `Bearer`.
+    pub token_type: &'static str,
     /// Lifetime in seconds.
     pub expires_in: u32,
     /// Granted scopes.
@@ -110,6 +124,8 @@ struct AccessTokenClaims<'a> {
     nbf: i64,
     exp: i64,
     jti: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cnf: Option<&'a Confirmation>,
 }
 
 /// Bytes of issue time (unix milliseconds, big-endian) at the head of a token id.
@@ -149,6 +165,7 @@ pub fn sign_access_token(
     issuer: &str,
     client_id: &str,
     grant: &Grant,
+    cnf: Option<&Confirmation>,
     ttl_seconds: u32,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<IssuedAccessToken, TokenError> {
@@ -171,6 +188,7 @@ pub fn sign_access_token(
         nbf: now.timestamp(),
         exp: now.timestamp() + i64::from(ttl_seconds),
         jti: &jti,
+        cnf,
     };
     let claims = serde_json::to_vec(&claims).map_err(|_| TokenError::ServerError)?;
     let access_token = key.sign(&claims).map_err(|e| {
@@ -179,6 +197,11 @@ pub fn sign_access_token(
     })?;
     Ok(IssuedAccessToken {
         access_token,
+        token_type: if cnf.is_some_and(|c| c.jkt.is_some()) {
+            "DPoP"
+        } else {
+            "Bearer"
+        },
         expires_in: ttl_seconds,
         scope: grant.scope.clone(),
     })
@@ -208,6 +231,8 @@ mod tests {
                 g("orders:write", "https://orders"),
             ],
             secrets: vec![],
+            authentication: Default::default(),
+            dpop_bound: false,
         }
     }
 

@@ -4,8 +4,8 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 
-use super::authenticate::authenticate_client;
-use super::request::{AuthMethod, TokenReference};
+use super::authenticate::{AuthContext, authenticate};
+use super::request::TokenReference;
 use super::verify::{TokenCheckError, VerifiedToken, check_active};
 use super::{TOKEN_BODY_LIMIT, TokenError, no_store, read_body, request};
 use crate::state::AppState;
@@ -31,6 +31,9 @@ struct ActiveClaims {
     aud: serde_json::Value,
     iss: String,
     jti: String,
+    /// What a bound token is bound to (RFC 7800; RFC 9449 §6.2, RFC 8705 §3.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cnf: Option<super::Confirmation>,
 }
 
 impl Introspection {
@@ -53,14 +56,15 @@ impl Introspection {
             claims: Some(ActiveClaims {
                 scope: token.scopes.join(" "),
                 sub: token.client_id.clone(),
+                token_type: token.token_type(),
                 client_id: token.client_id,
-                token_type: "Bearer",
                 exp: token.exp,
                 iat: token.iat,
                 nbf: token.nbf,
                 aud,
                 iss: issuer.to_owned(),
                 jti: token.jti,
+                cnf: token.cnf,
             }),
         }
     }
@@ -104,15 +108,12 @@ pub(crate) async fn authenticated_reference(
         headers.get_all("x-forwarded-for").map(|v| v.as_bytes()),
         &state.settings.trusted_proxies,
     );
-    let c = &reference.credentials;
-    let caller = authenticate_client(
-        state,
-        &c.client_id,
-        c.secret.as_bytes(),
-        reference.source,
-        c.method == AuthMethod::Basic,
-    )
-    .await?;
+    reference.certificate = super::authenticate::certificate::of_request(state, req);
+    let ctx = AuthContext {
+        source: reference.source,
+        certificate: reference.certificate.as_ref(),
+    };
+    let caller = authenticate(state, &reference.credentials, ctx).await?;
     let caller_id = caller.client.client_id.clone();
     Ok((reference, caller_id))
 }

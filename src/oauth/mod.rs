@@ -1,6 +1,6 @@
 //! OAuth 2.0 endpoints: token, introspection, revocation, discovery and JWKS.
 
-mod authenticate;
+pub mod authenticate;
 pub mod brute_force;
 pub mod discovery;
 mod error;
@@ -13,8 +13,8 @@ pub mod verify;
 
 pub use error::{TokenError, no_store};
 pub use flow::issue_token;
-pub use grant::{Grant, IssuedAccessToken, negotiate, sign_access_token};
-pub use request::{AuthMethod, Credentials, TokenReference, TokenRequest};
+pub use grant::{Confirmation, Grant, IssuedAccessToken, negotiate, sign_access_token};
+pub use request::{ClientCredential, SecretPlacement, TokenReference, TokenRequest};
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -66,12 +66,13 @@ async fn token_response(
         headers.get_all("x-forwarded-for").map(|v| v.as_bytes()),
         &state.settings.trusted_proxies,
     );
+    request.certificate = authenticate::certificate::of_request(state, req);
     let issued = issue_token(state, request).await?;
     let mut response = HttpResponse::Ok();
     no_store(&mut response);
     Ok(response.json(TokenResponse {
         access_token: &issued.access_token,
-        token_type: "Bearer",
+        token_type: issued.token_type,
         expires_in: issued.expires_in,
         scope: &issued.scope,
     }))

@@ -7,31 +7,83 @@ use zeroize::Zeroizing;
 
 use super::TokenError;
 
-/// How the client authenticated.
+/// Where a client put its secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthMethod {
+pub enum SecretPlacement {
     /// `client_secret_basic`.
     Basic,
     /// `client_secret_post`.
     Post,
 }
 
-/// Client credentials, URL-decoded.
-pub struct Credentials {
-    /// The client id.
-    pub client_id: String,
-    /// The presented secret; wiped on drop.
-    pub secret: Zeroizing<String>,
-    /// Where they came from.
-    pub method: AuthMethod,
+/// `client_assertion_type` of RFC 7523 §2.2.
+pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// What a client presented to authenticate, URL-decoded; each method's authenticator takes
+/// one of these (the TLS certificate, if any, comes with the connection).
+pub enum ClientCredential {
+    /// A shared secret (`client_secret_basic` or `client_secret_post`).
+    Secret {
+        /// The client id.
+        client_id: String,
+        /// The presented secret; wiped on drop.
+        secret: Zeroizing<String>,
+        /// Where it came from.
+        placement: SecretPlacement,
+    },
+    /// A signed JWT (`private_key_jwt`); `client_id` in the body is optional.
+    Assertion {
+        /// The `client_id` parameter, if sent.
+        client_id: Option<String>,
+        /// The compact JWS; wiped on drop.
+        assertion: Zeroizing<String>,
+    },
+    /// A `client_id` alone: a certificate from the TLS connection must authenticate it
+    /// (`tls_client_auth`, `self_signed_tls_client_auth`).
+    ClientId(String),
 }
 
-impl std::fmt::Debug for Credentials {
+impl ClientCredential {
+    /// The client id it names, if it names one (an assertion may name it only inside).
+    pub fn client_id(&self) -> Option<&str> {
+        match self {
+            ClientCredential::Secret { client_id, .. } | ClientCredential::ClientId(client_id) => {
+                Some(client_id)
+            }
+            ClientCredential::Assertion { client_id, .. } => client_id.as_deref(),
+        }
+    }
+
+    /// Whether HTTP Basic was used: a failure then answers `WWW-Authenticate: Basic`.
+    pub fn challenge(&self) -> bool {
+        matches!(
+            self,
+            ClientCredential::Secret {
+                placement: SecretPlacement::Basic,
+                ..
+            }
+        )
+    }
+}
+
+impl std::fmt::Debug for ClientCredential {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("client_id", &self.client_id)
-            .field("method", &self.method)
-            .finish_non_exhaustive()
+        match self {
+            ClientCredential::Secret {
+                client_id,
+                placement,
+                ..
+            } => f
+                .debug_struct("Secret")
+                .field("client_id", client_id)
+                .field("placement", placement)
+                .finish_non_exhaustive(),
+            ClientCredential::Assertion { client_id, .. } => f
+                .debug_struct("Assertion")
+                .field("client_id", client_id)
+                .finish_non_exhaustive(),
+            ClientCredential::ClientId(id) => f.debug_tuple("ClientId").field(id).finish(),
+        }
     }
 }
 
@@ -39,23 +91,29 @@ impl std::fmt::Debug for Credentials {
 #[derive(Debug)]
 pub struct TokenRequest {
     /// Who is asking.
-    pub credentials: Credentials,
+    pub credentials: ClientCredential,
     /// Space-separated requested scopes; `None` when omitted or empty.
     pub scope: Option<String>,
     /// RFC 8707 resource indicators, in request order.
     pub resources: Vec<String>,
     /// Where the request came from (peer, or the client behind trusted proxies).
     pub source: Option<std::net::IpAddr>,
+    /// The client certificate of the connection, if any.
+    pub certificate: Option<super::authenticate::PeerCertificate>,
+    /// The RFC 7638 thumbprint of the key of a valid DPoP proof, if one came.
+    pub dpop_jkt: Option<String>,
 }
 
 /// An introspection (RFC 7662) or revocation (RFC 7009) request.
 pub struct TokenReference {
     /// Who is asking.
-    pub credentials: Credentials,
+    pub credentials: ClientCredential,
     /// The token in question; wiped on drop.
     pub token: Zeroizing<String>,
     /// Where the request came from.
     pub source: Option<std::net::IpAddr>,
+    /// The client certificate of the connection, if any.
+    pub certificate: Option<super::authenticate::PeerCertificate>,
 }
 
 impl std::fmt::Debug for TokenReference {
@@ -82,6 +140,7 @@ impl TokenReference {
             credentials,
             token,
             source: None,
+            certificate: None,
         })
     }
 }
@@ -92,6 +151,8 @@ struct Form {
     scope: Option<String>,
     client_id: Option<String>,
     client_secret: Option<Zeroizing<String>>,
+    client_assertion_type: Option<String>,
+    client_assertion: Option<Zeroizing<String>>,
     resources: Vec<String>,
     token: Option<Zeroizing<String>>,
 }
@@ -117,15 +178,40 @@ fn parse_common<'h>(
     Ok((form, header))
 }
 
-/// Client credentials from HTTP Basic or the body (`client_secret_post`), not both.
-fn credentials(header: Option<&[u8]>, form: Form) -> Result<Credentials, TokenError> {
+/// The one client authentication of a request: HTTP Basic, a secret in the body, a client
+/// assertion, or a `client_id` alone (for a TLS certificate to authenticate). Two at once is
+/// `invalid_request` (RFC 6749 §2.3).
+fn credentials(header: Option<&[u8]>, form: Form) -> Result<ClientCredential, TokenError> {
+    let assertion = match (form.client_assertion_type.as_deref(), form.client_assertion) {
+        (None, None) => None,
+        (Some(JWT_BEARER_ASSERTION), Some(assertion)) => Some(assertion),
+        (Some(JWT_BEARER_ASSERTION), None) => {
+            return Err(TokenError::invalid_request(
+                "client_assertion is required with client_assertion_type",
+            ));
+        }
+        (Some(_), _) => {
+            return Err(TokenError::invalid_request(format!(
+                "client_assertion_type must be {JWT_BEARER_ASSERTION}"
+            )));
+        }
+        (None, Some(_)) => {
+            return Err(TokenError::invalid_request(
+                "client_assertion_type is required with client_assertion",
+            ));
+        }
+    };
+    let one_method = || {
+        TokenError::invalid_request(
+            "use one client authentication method: HTTP Basic, client_secret in the body, or \
+             client_assertion",
+        )
+    };
     match header {
         Some(value) => {
             let (id, secret) = parse_basic(value)?;
-            if form.client_secret.is_some() {
-                return Err(TokenError::invalid_request(
-                    "use one client authentication method: HTTP Basic or client_secret in the body, not both",
-                ));
+            if form.client_secret.is_some() || assertion.is_some() {
+                return Err(one_method());
             }
             // A client_id in the body beside Basic is tolerated (several libraries send it)
             // as long as it names the same client.
@@ -138,19 +224,25 @@ fn credentials(header: Option<&[u8]>, form: Form) -> Result<Credentials, TokenEr
                     "client_id in the body differs from the one in the Authorization header",
                 ));
             }
-            Ok(Credentials {
+            Ok(ClientCredential::Secret {
                 client_id: id,
                 secret,
-                method: AuthMethod::Basic,
+                placement: SecretPlacement::Basic,
             })
         }
-        None => match (form.client_id, form.client_secret) {
-            (Some(client_id), Some(secret)) => Ok(Credentials {
+        None => match (form.client_id, form.client_secret, assertion) {
+            (_, Some(_), Some(_)) => Err(one_method()),
+            (Some(client_id), Some(secret), None) => Ok(ClientCredential::Secret {
                 client_id,
                 secret,
-                method: AuthMethod::Post,
+                placement: SecretPlacement::Post,
             }),
-            // No credentials, or an id without a secret (public clients do not exist here).
+            (client_id, None, Some(assertion)) => Ok(ClientCredential::Assertion {
+                client_id,
+                assertion,
+            }),
+            (Some(client_id), None, None) => Ok(ClientCredential::ClientId(client_id)),
+            // No credentials at all, or a secret without an id.
             _ => Err(TokenError::InvalidClient { challenge: true }),
         },
     }
@@ -190,6 +282,8 @@ impl TokenRequest {
             scope,
             resources,
             source: None,
+            certificate: None,
+            dpop_jkt: None,
         })
     }
 }
@@ -247,6 +341,13 @@ fn parse_form(body: &[u8]) -> Result<Form, TokenError> {
             "client_secret" => {
                 if form.client_secret.replace(value).is_some() {
                     return Err(repeated("client_secret"));
+                }
+                continue;
+            }
+            "client_assertion_type" => &mut form.client_assertion_type,
+            "client_assertion" => {
+                if form.client_assertion.replace(value).is_some() {
+                    return Err(repeated("client_assertion"));
                 }
                 continue;
             }
@@ -320,9 +421,17 @@ mod tests {
     fn basic_credentials_are_url_decoded() {
         let header = format!("Basic {}", STANDARD.encode("my%20id:tsk%5Fabc+d"));
         let r = parse(&[&header], "grant_type=client_credentials").unwrap();
-        assert_eq!(r.credentials.client_id, "my id");
-        assert_eq!(r.credentials.secret.as_str(), "tsk_abc d");
-        assert_eq!(r.credentials.method, AuthMethod::Basic);
+        let ClientCredential::Secret {
+            client_id,
+            secret,
+            placement,
+        } = r.credentials
+        else {
+            panic!("a secret");
+        };
+        assert_eq!(client_id, "my id");
+        assert_eq!(secret.as_str(), "tsk_abc d");
+        assert_eq!(placement, SecretPlacement::Basic);
     }
 
     #[test]
@@ -343,8 +452,33 @@ mod tests {
             (vec![], "grant_type=client_credentials", "invalid_client"),
             (
                 vec![],
-                "grant_type=client_credentials&client_id=a",
+                "grant_type=client_credentials&client_secret=b",
                 "invalid_client",
+            ),
+            (
+                vec![],
+                "grant_type=client_credentials&client_id=a&client_secret=b&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=x.y.z",
+                "invalid_request",
+            ),
+            (
+                vec![basic.as_str()],
+                "grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=x.y.z",
+                "invalid_request",
+            ),
+            (
+                vec![],
+                "grant_type=client_credentials&client_assertion_type=urn%3Aother&client_assertion=x.y.z",
+                "invalid_request",
+            ),
+            (
+                vec![],
+                "grant_type=client_credentials&client_assertion=x.y.z",
+                "invalid_request",
+            ),
+            (
+                vec![],
+                "grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=a&client_assertion=b",
+                "invalid_request",
             ),
             (
                 vec![basic.as_str()],

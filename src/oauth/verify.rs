@@ -27,9 +27,20 @@ pub struct VerifiedToken {
     pub nbf: Option<i64>,
     /// Token id.
     pub jti: String,
+    /// What the token is bound to (a DPoP key, a certificate), if anything.
+    pub cnf: Option<super::Confirmation>,
 }
 
 impl VerifiedToken {
+    /// `DPoP` for a token bound to a DPoP key, else `Bearer`.
+    pub fn token_type(&self) -> &'static str {
+        if self.cnf.as_ref().is_some_and(|c| c.jkt.is_some()) {
+            "DPoP"
+        } else {
+            "Bearer"
+        }
+    }
+
     /// Whether the token carries `scope`.
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| s == scope)
@@ -63,6 +74,7 @@ struct Claims {
     nbf: Option<i64>,
     #[serde(default)]
     jti: String,
+    cnf: Option<super::Confirmation>,
 }
 
 /// Why a token was refused; deliberately without detail for the caller.
@@ -141,6 +153,7 @@ pub fn verify_access_token(
         iat: claims.iat,
         nbf: claims.nbf,
         jti: claims.jti,
+        cnf: claims.cnf,
     })
 }
 

@@ -6,7 +6,7 @@ use chrono::{DateTime, DurationRound, Utc};
 use super::{Context, Granter, Ops, OpsError, Permission, Target};
 use crate::secret::ClientSecret;
 use crate::store::secrets::SecretInfo;
-use crate::store::{self, Client, ClientFields, NewClient};
+use crate::store::{self, Client, ClientFields, FieldRules, NewClient};
 
 /// A page of the clients the actor may see, oldest first, and their total; `project`
 /// narrows to one project.
@@ -145,7 +145,7 @@ pub async fn create(
     ctx: &Context,
     project: Option<String>,
     fields: ClientFields,
-) -> Result<(Client, ClientSecret), OpsError> {
+) -> Result<(Client, Option<ClientSecret>), OpsError> {
     let project = project.unwrap_or_else(|| ctx.home_project());
     ctx.require_in(Permission::WriteClients, &project)?;
     store::projects::get(ops.db, &project).await?;
@@ -157,7 +157,7 @@ pub async fn create(
         owner_administrator: ctx.person().map(|a| a.id.clone()),
     };
     let created =
-        store::clients::create(ops.db, new, ops.settings.token_max_ttl, Some(&ctx.actor)).await?;
+        store::clients::create(ops.db, new, FieldRules::of(ops.settings), Some(&ctx.actor)).await?;
     ops.invalidate([created.0.client_id.as_str()]).await;
     Ok(created)
 }
@@ -192,10 +192,14 @@ pub async fn replace(
             || fields.enabled != before.enabled
             || fields.token_ttl_seconds != before.token_ttl_seconds
             || ips != before.allowed_ips
+            || fields
+                .auth
+                .as_ref()
+                .is_some_and(|a| *a != before.auth_fields())
         {
             return Err(OpsError::Forbidden(
-                "a client may not change its own scopes, roles, lifetime, state or allowed \
-                 addresses"
+                "a client may not change its own scopes, roles, lifetime, state, allowed \
+                 addresses or authentication"
                     .into(),
             ));
         }
@@ -217,7 +221,7 @@ pub async fn replace(
         ops.db,
         client_id,
         fields,
-        ops.settings.token_max_ttl,
+        FieldRules::of(ops.settings),
         &ctx.actor,
     )
     .await?;
@@ -261,6 +265,7 @@ pub async fn add_secret(
 ) -> Result<(SecretInfo, ClientSecret), OpsError> {
     ctx.client_target(ops.db, Permission::WriteClients, client_id)
         .await?;
+    uses_secrets(ops, client_id).await?;
     let added = store::secrets::add(ops.db, client_id, expires_at, &ctx.actor).await?;
     ops.invalidate([client_id]).await;
     Ok(added)
@@ -288,9 +293,25 @@ pub async fn reset_secret(
 ) -> Result<(SecretInfo, ClientSecret), OpsError> {
     ctx.client_target(ops.db, Permission::WriteClients, client_id)
         .await?;
+    uses_secrets(ops, client_id).await?;
     let reset = store::secrets::reset(ops.db, client_id, &ctx.actor).await?;
     ops.invalidate([client_id]).await;
     Ok(reset)
+}
+
+/// Secrets are only for clients that authenticate with one: the others get a clear conflict,
+/// not a secret that could never work.
+async fn uses_secrets(ops: &Ops<'_>, client_id: &str) -> Result<(), OpsError> {
+    let client = store::clients::get(ops.db, client_id).await?;
+    if client.token_endpoint_auth_method.uses_secret() {
+        Ok(())
+    } else {
+        Err(OpsError::Conflict(format!(
+            "this client authenticates with {}, not a secret: change its \
+             token_endpoint_auth_method to client_secret_basic to give it secrets",
+            client.token_endpoint_auth_method.as_str()
+        )))
+    }
 }
 
 /// Revokes every token issued to the client so far; returns the cutoff.

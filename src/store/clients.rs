@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use super::StoreError;
 use super::apis::{Api, now};
+use super::client_auth::{AuthFields, AuthSettings, ClientAuthentication, TokenEndpointAuthMethod};
 use crate::secret::{ClientSecret, random_id};
 
 /// What is wrong with allowed IP ranges, every bad entry named (the first 20), or `None`.
@@ -63,6 +64,24 @@ pub struct Client {
     pub updated_at: DateTime<Utc>,
     /// Last successful token request.
     pub last_used_at: Option<DateTime<Utc>>,
+    /// How it authenticates.
+    pub token_endpoint_auth_method: TokenEndpointAuthMethod,
+    /// The settings of its method.
+    #[serde(flatten)]
+    pub auth_settings: AuthSettings,
+    /// Whether its tokens must be DPoP-bound.
+    pub dpop_bound_access_tokens: bool,
+}
+
+impl Client {
+    /// Its authentication, as set.
+    pub fn auth_fields(&self) -> AuthFields {
+        AuthFields {
+            method: self.token_endpoint_auth_method,
+            settings: self.auth_settings.clone(),
+            dpop_bound_access_tokens: self.dpop_bound_access_tokens,
+        }
+    }
 }
 
 /// The owner of a client as shown in JSON.
@@ -102,6 +121,27 @@ pub struct ClientFields {
     pub allowed_ips: Vec<String>,
     /// Token lifetime; `None` follows `token.ttl_seconds`.
     pub token_ttl_seconds: Option<u32>,
+    /// How it authenticates; `None` keeps what it has (a secret for a new client).
+    pub auth: Option<AuthFields>,
+}
+
+/// What the server's settings allow in a client's fields.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldRules {
+    /// `token.max_ttl_seconds`.
+    pub max_ttl: std::time::Duration,
+    /// `token.allow_http_jwks_uri`.
+    pub allow_http_jwks_uri: bool,
+}
+
+impl FieldRules {
+    /// The rules of these settings.
+    pub fn of(settings: &crate::config::Settings) -> Self {
+        FieldRules {
+            max_ttl: settings.token_max_ttl,
+            allow_http_jwks_uri: settings.client_auth.allow_http_jwks_uri,
+        }
+    }
 }
 
 impl Default for ClientFields {
@@ -114,6 +154,7 @@ impl Default for ClientFields {
             roles: Vec::new(),
             allowed_ips: Vec::new(),
             token_ttl_seconds: None,
+            auth: None,
         }
     }
 }
@@ -140,6 +181,7 @@ struct CheckedFields {
     roles: BTreeSet<String>,
     allowed_ips: Vec<String>,
     token_ttl_seconds: Option<i32>,
+    auth: Option<AuthFields>,
 }
 
 /// Validates every field, collecting one message per field.
@@ -147,8 +189,9 @@ async fn check_fields(
     db: &impl ConnectionTrait,
     project: &str,
     f: ClientFields,
-    max_ttl: std::time::Duration,
+    rules: FieldRules,
 ) -> Result<CheckedFields, StoreError> {
+    let max_ttl = rules.max_ttl;
     let mut errors: Vec<(&'static str, String)> = Vec::new();
     let name = f.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 200 {
@@ -213,10 +256,16 @@ async fn check_fields(
             ),
         ));
     }
+    if let Some(auth) = &f.auth
+        && let Err(bad) = ClientAuthentication::check(auth, rules.allow_http_jwks_uri)
+    {
+        errors.extend(bad);
+    }
     if !errors.is_empty() {
         return Err(StoreError::Validation(errors));
     }
     Ok(CheckedFields {
+        auth: f.auth,
         name,
         description: f.description,
         enabled: f.enabled,
@@ -329,13 +378,19 @@ pub async fn resolve_scopes(
 pub async fn create(
     db: &DatabaseConnection,
     new: NewClient,
-    max_ttl: std::time::Duration,
+    rules: FieldRules,
     audit: Option<&crate::store::audit::Actor>,
-) -> Result<(Client, ClientSecret), StoreError> {
-    let f = check_fields(db, &new.project, new.fields, max_ttl).await?;
+) -> Result<(Client, Option<ClientSecret>), StoreError> {
+    let f = check_fields(db, &new.project, new.fields, rules).await?;
     super::projects::get(db, &new.project).await?;
+    let auth = f.auth.clone().unwrap_or_default();
     // Hash before the transaction: argon2 takes tens of ms and must not hold a write lock.
-    let (secret, hash) = ClientSecret::generate_hashed().await;
+    // Clients that authenticate without a secret get none.
+    let secret = if auth.method.uses_secret() {
+        Some(ClientSecret::generate_hashed().await)
+    } else {
+        None
+    };
     let client_id = random_id(16);
     let now = now();
 
@@ -359,23 +414,28 @@ pub async fn create(
         tokens_valid_after: Set(None),
         project: Set(new.project),
         owner_administrator: Set(new.owner_administrator),
+        token_endpoint_auth_method: Set(auth.method.as_str().to_owned()),
+        auth_settings: Set(stored_settings(&auth.settings)),
+        dpop_bound_access_tokens: Set(auth.dpop_bound_access_tokens),
     }
     .insert(&txn)
     .await?;
     write_grants(&txn, &client_id, &f.scopes, &f.roles).await?;
-    let secret_id = secret.secret_id().to_owned();
-    client_secret::ActiveModel {
-        secret_id: Set(secret_id.clone()),
-        client_id: Set(client_id.clone()),
-        secret_hash: Set(hash.0),
-        masked: Set(secret.masked()),
-        created_at: Set(now),
-        expires_at: Set(None),
-        last_used_at: Set(None),
-        id_in_secret: Set(true),
+    let secret_id = secret.as_ref().map(|(s, _)| s.secret_id().to_owned());
+    if let Some((secret, hash)) = &secret {
+        client_secret::ActiveModel {
+            secret_id: Set(secret.secret_id().to_owned()),
+            client_id: Set(client_id.clone()),
+            secret_hash: Set(hash.0.clone()),
+            masked: Set(secret.masked()),
+            created_at: Set(now),
+            expires_at: Set(None),
+            last_used_at: Set(None),
+            id_in_secret: Set(true),
+        }
+        .insert(&txn)
+        .await?;
     }
-    .insert(&txn)
-    .await?;
     let client = to_client(
         model,
         f.scopes.iter().map(ToString::to_string).collect(),
@@ -392,12 +452,18 @@ pub async fn create(
             "client.created",
             actor,
             Some(&client_id),
-            serde_json::json!({"name": client.name, "scopes": client.scopes, "secret_id": secret_id}),
+            serde_json::json!({
+                "name": client.name,
+                "scopes": client.scopes,
+                "secret_id": secret_id,
+                "token_endpoint_auth_method": client.token_endpoint_auth_method,
+                "dpop_bound_access_tokens": client.dpop_bound_access_tokens,
+            }),
         )
         .await?;
     }
     txn.commit().await?;
-    Ok((client, secret))
+    Ok((client, secret.map(|(s, _)| s)))
 }
 
 /// One client.
@@ -514,11 +580,11 @@ pub async fn replace(
     db: &DatabaseConnection,
     client_id: &str,
     fields: ClientFields,
-    max_ttl: std::time::Duration,
+    rules: FieldRules,
     actor: &crate::store::audit::Actor,
 ) -> Result<(Client, Vec<String>), StoreError> {
     let before = get(db, client_id).await?;
-    let f = check_fields(db, &before.project, fields, max_ttl).await?;
+    let f = check_fields(db, &before.project, fields, rules).await?;
     let txn = super::begin_write(db).await?;
     let model = client::Entity::find_by_id(client_id)
         .one(&txn)
@@ -561,6 +627,11 @@ pub async fn replace(
     }
     active.allowed_ips = Set(serde_json::to_string(&f.allowed_ips).unwrap_or_else(|_| "[]".into()));
     active.token_ttl_seconds = Set(f.token_ttl_seconds);
+    if let Some(auth) = &f.auth {
+        active.token_endpoint_auth_method = Set(auth.method.as_str().to_owned());
+        active.auth_settings = Set(stored_settings(&auth.settings));
+        active.dpop_bound_access_tokens = Set(auth.dpop_bound_access_tokens);
+    }
     active.updated_at = Set(now());
     let model = active.update(&txn).await?;
     write_grants(&txn, client_id, &f.scopes, &f.roles).await?;
@@ -698,7 +769,32 @@ fn changed_fields(a: &Client, b: &Client) -> Vec<&'static str> {
     if a.token_ttl_seconds != b.token_ttl_seconds {
         out.push("token_ttl_seconds");
     }
+    if a.token_endpoint_auth_method != b.token_endpoint_auth_method {
+        out.push("token_endpoint_auth_method");
+    }
+    if a.auth_settings != b.auth_settings {
+        out.push("auth_settings");
+    }
+    if a.dpop_bound_access_tokens != b.dpop_bound_access_tokens {
+        out.push("dpop_bound_access_tokens");
+    }
     out
+}
+
+/// The method's settings as stored: `NULL` when there are none.
+fn stored_settings(settings: &AuthSettings) -> Option<String> {
+    (*settings != AuthSettings::default())
+        .then(|| serde_json::to_string(settings).ok())
+        .flatten()
+}
+
+/// The method's settings as stored; unreadable settings read as none (the client then fails
+/// to authenticate rather than the page failing to load).
+pub(crate) fn read_settings(m: &client::Model) -> AuthSettings {
+    m.auth_settings
+        .as_deref()
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or_default()
 }
 
 /// Deletes a client; its scopes, roles and secrets go with it, and the clients it owned are
@@ -768,6 +864,7 @@ fn assemble(
 }
 
 fn to_client(m: client::Model, mut scopes: Vec<String>, mut roles: Vec<String>) -> Client {
+    let auth_settings = read_settings(&m);
     scopes.sort();
     roles.sort();
     Client {
@@ -798,6 +895,9 @@ fn to_client(m: client::Model, mut scopes: Vec<String>, mut roles: Vec<String>) 
         created_at: m.created_at,
         updated_at: m.updated_at,
         last_used_at: m.last_used_at,
+        token_endpoint_auth_method: m.token_endpoint_auth_method.parse().unwrap_or_default(),
+        auth_settings,
+        dpop_bound_access_tokens: m.dpop_bound_access_tokens,
     }
 }
 

@@ -9,6 +9,7 @@ use moka::future::Cache;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use super::StoreError;
+use super::client_auth::{AuthFields, ClientAuthentication};
 use super::health::DatabaseHealth;
 use crate::secret::VerifiableHash;
 
@@ -61,6 +62,10 @@ pub struct TokenClient {
     pub scopes: Vec<GrantedScope>,
     /// Its secrets.
     pub secrets: Vec<StoredSecret>,
+    /// How it authenticates.
+    pub authentication: ClientAuthentication,
+    /// Its token requests must carry a DPoP proof.
+    pub dpop_bound: bool,
 }
 
 impl TokenClient {
@@ -219,6 +224,24 @@ pub async fn load_token_client(
             })
         })
         .collect();
+    let fields = AuthFields {
+        method: model.token_endpoint_auth_method.parse().unwrap_or_default(),
+        settings: super::clients::read_settings(&model),
+        dpop_bound_access_tokens: model.dpop_bound_access_tokens,
+    };
+    // Checked when written; `http` JWK set URLs were allowed then if they are stored.
+    let authentication = match ClientAuthentication::check(&fields, true) {
+        Ok(a) => a,
+        Err(errors) => {
+            tracing::warn!(
+                client_id,
+                ?errors,
+                "a client's stored authentication is invalid; it cannot authenticate"
+            );
+            enabled = false;
+            ClientAuthentication::Secret
+        }
+    };
     Ok(Some(TokenClient {
         client_id: model.client_id,
         enabled,
@@ -233,6 +256,8 @@ pub async fn load_token_client(
             .collect(),
         scopes,
         secrets,
+        authentication,
+        dpop_bound: model.dpop_bound_access_tokens,
     }))
 }
 

@@ -5,10 +5,12 @@ pub mod apis;
 pub mod audit;
 pub mod backup;
 pub mod changes;
+pub mod client_auth;
 pub mod clients;
 pub mod directory;
 pub mod failures;
 pub mod health;
+pub mod jtis;
 pub mod keys;
 pub mod projects;
 pub mod revocations;
@@ -28,7 +30,7 @@ use sea_orm::{
 };
 
 pub use apis::{Api, NewApi};
-pub use clients::{Client, ClientFields, NewClient};
+pub use clients::{Client, ClientFields, FieldRules, NewClient};
 pub use directory::{ClientDirectory, GrantedScope, StoredSecret, TokenClient};
 
 /// Errors of the storage layer.

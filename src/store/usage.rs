@@ -50,8 +50,8 @@ impl UsageRecorder {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A token was issued to `client_id`, authenticated with `secret_id`.
-    pub fn token_issued(&self, client_id: &str, secret_id: &str, at: DateTime<Utc>) {
+    /// A token was issued to `client_id`, authenticated with `secret_id` (if by a secret).
+    pub fn token_issued(&self, client_id: &str, secret_id: Option<&str>, at: DateTime<Utc>) {
         let mut p = self.lock();
         if p.last_used.len() >= MAX_PENDING && !p.last_used.contains_key(client_id) {
             return;
@@ -62,11 +62,13 @@ impl UsageRecorder {
                 p.last_used.insert(client_id.to_owned(), at);
             }
         }
-        match p.secret_last_used.get_mut(secret_id) {
-            Some(entry) => entry.1 = at,
-            None => {
-                p.secret_last_used
-                    .insert(secret_id.to_owned(), (client_id.to_owned(), at));
+        if let Some(secret_id) = secret_id {
+            match p.secret_last_used.get_mut(secret_id) {
+                Some(entry) => entry.1 = at,
+                None => {
+                    p.secret_last_used
+                        .insert(secret_id.to_owned(), (client_id.to_owned(), at));
+                }
             }
         }
         *p.counters

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub mod clients;
 pub mod console;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_tessera");
