@@ -322,6 +322,19 @@ impl AuthArgs {
             }
         };
         set(&mut s.jwks_uri, self.jwks_uri);
+        // A certificate is matched on one value: a new one replaces the old, whatever its kind.
+        if self.tls_subject_dn.is_some()
+            || self.tls_san_dns.is_some()
+            || self.tls_san_uri.is_some()
+            || self.tls_san_ip.is_some()
+            || self.tls_san_email.is_some()
+        {
+            s.tls_client_auth_subject_dn = None;
+            s.tls_client_auth_san_dns = None;
+            s.tls_client_auth_san_uri = None;
+            s.tls_client_auth_san_ip = None;
+            s.tls_client_auth_san_email = None;
+        }
         set(&mut s.tls_client_auth_subject_dn, self.tls_subject_dn);
         set(&mut s.tls_client_auth_san_dns, self.tls_san_dns);
         set(&mut s.tls_client_auth_san_uri, self.tls_san_uri);
@@ -580,6 +593,7 @@ impl CliError {
             | CliError::Store(StoreError::Invalid { .. } | StoreError::Validation(_)) => 2,
             CliError::Store(StoreError::Conflict { .. }) => 2,
             CliError::Ops(OpsError::Invalid(_) | OpsError::Conflict(_)) => 2,
+            CliError::Usage(_) => 2,
             CliError::Ops(OpsError::Store(
                 StoreError::Invalid { .. }
                 | StoreError::Validation(_)

@@ -134,6 +134,10 @@ struct ClientPage<'a> {
     token_url: String,
     /// Whether the person may change this client (the operation still decides).
     manages: bool,
+    /// How it authenticates, as a person reads it.
+    auth_method: &'static str,
+    /// Whether it authenticates with secrets (else it has none to reset or add).
+    uses_secret: bool,
     /// Whether a sensitive change would go ahead now (else its link leads through
     /// re-authentication rather than a dialog).
     recent: bool,
@@ -200,18 +204,22 @@ async fn page(
 ) -> Result<HttpResponse, ConsoleError> {
     let ops = Ops::of(state);
     let o = ops::clients::overview(&ops, &acting.ctx, client_id, EVENTS_SHOWN).await?;
-    let entered = entered.unwrap_or_else(|| Entered {
-        project: Some(o.client.project.clone()),
-        name: o.client.name.clone(),
-        description: o.client.description.clone(),
-        scopes: o.client.scopes.iter().cloned().collect(),
-        roles: o.client.roles.iter().cloned().collect(),
-        allowed_ips: o.client.allowed_ips.join("\n"),
-        token_ttl: o
-            .client
-            .token_ttl_seconds
-            .map(|t| t.to_string())
-            .unwrap_or_default(),
+    let entered = entered.unwrap_or_else(|| {
+        Entered {
+            project: Some(o.client.project.clone()),
+            name: o.client.name.clone(),
+            description: o.client.description.clone(),
+            scopes: o.client.scopes.iter().cloned().collect(),
+            roles: o.client.roles.iter().cloned().collect(),
+            allowed_ips: o.client.allowed_ips.join("\n"),
+            token_ttl: o
+                .client
+                .token_ttl_seconds
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
+            ..Entered::default()
+        }
+        .with_auth(&o.client.auth_fields())
     });
     let manages = acting.manages(&o.client.project);
     let Grants { apis, other, roles } = grants(state, acting, &o.client.project, &entered).await?;
@@ -245,6 +253,8 @@ async fn page(
             owner: o.owner.unwrap_or_else(|| "None (a root client)".to_owned()),
             token_url: format!("{}/oauth2/token", state.issuer),
             manages,
+            auth_method: super::clients::auth_method_label(o.client.token_endpoint_auth_method),
+            uses_secret: o.client.token_endpoint_auth_method.uses_secret(),
             recent: acting.signed_in.check_recent_second_factor(state).is_ok(),
             notice,
             errors,

@@ -15,6 +15,7 @@ use super::{ConsoleError, css, render};
 use crate::ops::{self, Ops, OpsError};
 use crate::state::AppState;
 use crate::store::ClientFields;
+use crate::store::client_auth::{AuthFields, AuthSettings, TokenEndpointAuthMethod};
 use crate::store::clients::{ClientQuery, ClientSort};
 
 /// Rows of the Clients table per page.
@@ -238,7 +239,47 @@ pub(super) const CLIENT_FIELDS: &[&str] = &[
     "roles",
     "allowed_ips",
     "token_ttl_seconds",
+    "token_endpoint_auth_method",
+    "jwks",
+    "jwks_uri",
+    "token_endpoint_auth_signing_alg",
+    "tls_client_auth_subject_dn",
+    "tls_client_auth_san_dns",
+    "tls_client_auth_san_uri",
+    "tls_client_auth_san_ip",
+    "tls_client_auth_san_email",
 ];
+
+/// The authentication methods a client form offers, with what a person reads.
+pub const AUTH_METHODS: &[(&str, &str)] = &[
+    ("client_secret_basic", "Client secret"),
+    ("private_key_jwt", "Private key JWT (signed assertion)"),
+    ("tls_client_auth", "Mutual TLS, CA-issued certificate"),
+    (
+        "self_signed_tls_client_auth",
+        "Mutual TLS, self-signed certificate",
+    ),
+];
+
+/// The assertion algorithms a client form offers (besides the default).
+pub const SIGNING_ALGS: &[&str] = &["ES256", "ES384", "EdDSA", "PS256", "RS256"];
+
+/// What a CA-issued client certificate may be matched on: the field and what a person reads.
+pub const TLS_SUBJECT_KINDS: &[(&str, &str)] = &[
+    ("tls_client_auth_subject_dn", "Subject DN"),
+    ("tls_client_auth_san_dns", "DNS name"),
+    ("tls_client_auth_san_uri", "URI"),
+    ("tls_client_auth_san_ip", "IP address"),
+    ("tls_client_auth_san_email", "Email address"),
+];
+
+/// The label of an authentication method.
+pub fn auth_method_label(method: TokenEndpointAuthMethod) -> &'static str {
+    AUTH_METHODS
+        .iter()
+        .find(|(value, _)| *value == method.as_str())
+        .map_or("Client secret", |(_, label)| label)
+}
 
 #[derive(Template)]
 #[template(path = "console/client_new.html")]
@@ -264,9 +305,102 @@ pub(super) struct Entered {
     pub roles: BTreeSet<String>,
     pub allowed_ips: String,
     pub token_ttl: String,
+    /// `token_endpoint_auth_method` as posted.
+    pub auth_method: String,
+    /// The JWK set, as text.
+    pub jwks: String,
+    pub jwks_uri: String,
+    /// Empty for the default.
+    pub signing_alg: String,
+    /// Which `tls_client_auth_*` field the certificate value is.
+    pub tls_kind: String,
+    pub tls_value: String,
+    pub dpop: bool,
 }
 
 impl Entered {
+    /// The authentication of a stored client, as its form shows it.
+    pub(super) fn with_auth(mut self, auth: &AuthFields) -> Self {
+        let s = &auth.settings;
+        self.auth_method = auth.method.as_str().to_owned();
+        self.jwks = s
+            .jwks
+            .as_ref()
+            .and_then(|j| serde_json::to_string_pretty(j).ok())
+            .unwrap_or_default();
+        self.jwks_uri = s.jwks_uri.clone().unwrap_or_default();
+        self.signing_alg = s
+            .token_endpoint_auth_signing_alg
+            .map(|a| a.as_str().to_owned())
+            .unwrap_or_default();
+        let tls = [
+            ("tls_client_auth_subject_dn", &s.tls_client_auth_subject_dn),
+            ("tls_client_auth_san_dns", &s.tls_client_auth_san_dns),
+            ("tls_client_auth_san_uri", &s.tls_client_auth_san_uri),
+            ("tls_client_auth_san_ip", &s.tls_client_auth_san_ip),
+            ("tls_client_auth_san_email", &s.tls_client_auth_san_email),
+        ];
+        if let Some((kind, Some(value))) = tls.iter().find(|(_, v)| v.is_some()) {
+            self.tls_kind = (*kind).to_owned();
+            self.tls_value = value.clone();
+        }
+        self.dpop = auth.dpop_bound_access_tokens;
+        self
+    }
+
+    /// The error about the certificate value, whichever `tls_client_auth_*` field it names.
+    pub fn tls_error<'e>(&self, errors: &'e FieldErrors) -> Option<&'e str> {
+        TLS_SUBJECT_KINDS
+            .iter()
+            .find_map(|(field, _)| errors.get(field))
+    }
+
+    /// The authentication the form asks for, or the errors of what does not even parse.
+    fn auth(&self, errors: &mut FieldErrors) -> Option<AuthFields> {
+        let method = match self.auth_method.as_str() {
+            "" => TokenEndpointAuthMethod::default(),
+            m => match m.parse() {
+                Ok(m) => m,
+                Err(e) => {
+                    errors.add("token_endpoint_auth_method", e);
+                    return None;
+                }
+            },
+        };
+        let mut settings = AuthSettings::default();
+        let jwks = self.jwks.trim();
+        if !jwks.is_empty() {
+            match serde_json::from_str(jwks) {
+                Ok(v) => settings.jwks = Some(v),
+                Err(e) => errors.add("jwks", format!("is not JSON: {e}")),
+            }
+        }
+        let jwks_uri = self.jwks_uri.trim();
+        settings.jwks_uri = (!jwks_uri.is_empty()).then(|| jwks_uri.to_owned());
+        if !self.signing_alg.is_empty() {
+            match self.signing_alg.parse() {
+                Ok(a) => settings.token_endpoint_auth_signing_alg = Some(a),
+                Err(e) => errors.add("token_endpoint_auth_signing_alg", e),
+            }
+        }
+        let value = self.tls_value.trim();
+        if !value.is_empty() {
+            let value = Some(value.to_owned());
+            match self.tls_kind.as_str() {
+                "tls_client_auth_san_dns" => settings.tls_client_auth_san_dns = value,
+                "tls_client_auth_san_uri" => settings.tls_client_auth_san_uri = value,
+                "tls_client_auth_san_ip" => settings.tls_client_auth_san_ip = value,
+                "tls_client_auth_san_email" => settings.tls_client_auth_san_email = value,
+                _ => settings.tls_client_auth_subject_dn = value,
+            }
+        }
+        Some(AuthFields {
+            method,
+            settings,
+            dpop_bound_access_tokens: self.dpop,
+        })
+    }
+
     /// What a client form posted (`csrf` aside).
     pub(super) fn from_form(form: &Posted) -> Self {
         Entered {
@@ -277,6 +411,13 @@ impl Entered {
             roles: form.all("role").into_iter().collect(),
             allowed_ips: form.one("allowed_ips"),
             token_ttl: form.one("token_ttl_seconds").trim().to_owned(),
+            auth_method: form.one("token_endpoint_auth_method"),
+            jwks: form.one("jwks"),
+            jwks_uri: form.one("jwks_uri"),
+            signing_alg: form.one("token_endpoint_auth_signing_alg"),
+            tls_kind: form.one("tls_subject_kind"),
+            tls_value: form.one("tls_subject"),
+            dpop: form.one("dpop_bound_access_tokens") == "true",
         }
     }
 
@@ -304,7 +445,8 @@ impl Entered {
             .filter(|l| !l.is_empty())
             .map(str::to_owned)
             .collect();
-        if errors.has("token_ttl_seconds") {
+        let auth = self.auth(&mut errors);
+        if !errors.is_empty() {
             // The operation will not see this form: name what else it would have named.
             if let Some(bad) = crate::store::clients::bad_ip_ranges(&allowed_ips) {
                 errors.add("allowed_ips", bad);
@@ -319,7 +461,7 @@ impl Entered {
             roles: self.roles.iter().cloned().collect(),
             allowed_ips,
             token_ttl_seconds,
-            auth: None,
+            auth,
         })
     }
 }
@@ -416,6 +558,7 @@ pub async fn new(
 ) -> Result<HttpResponse, ConsoleError> {
     let entered = Entered {
         project: query.into_inner().project,
+        auth_method: TokenEndpointAuthMethod::default().as_str().to_owned(),
         ..Entered::default()
     };
     new_form(

@@ -50,6 +50,11 @@ impl FieldErrors {
         self.fields.get(field).map(String::as_str)
     }
 
+    /// Whether there is no message at all.
+    pub fn is_empty(&self) -> bool {
+        self.form.is_none() && self.fields.is_empty()
+    }
+
     /// Whether `field` has a message (for `aria-invalid`).
     pub fn has(&self, field: &str) -> bool {
         self.fields.contains_key(field)

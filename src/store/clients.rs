@@ -635,6 +635,18 @@ pub async fn replace(
     active.updated_at = Set(now());
     let model = active.update(&txn).await?;
     write_grants(&txn, client_id, &f.scopes, &f.roles).await?;
+    // A client that authenticates without a secret holds none (SPEC §9): switching it away
+    // from secrets deletes them, so switching back never revives an old one.
+    let secrets_deleted = match &f.auth {
+        Some(auth) if !auth.method.uses_secret() => {
+            client_secret::Entity::delete_many()
+                .filter(client_secret::Column::ClientId.eq(client_id))
+                .exec(&txn)
+                .await?
+                .rows_affected
+        }
+        _ => 0,
+    };
     let after = to_client(
         model,
         f.scopes.iter().map(ToString::to_string).collect(),
@@ -665,14 +677,14 @@ pub async fn replace(
         (false, true) => "client.enabled",
         _ => "client.updated",
     };
-    crate::store::audit::record(
-        &txn,
-        kind,
-        actor,
-        Some(client_id),
-        serde_json::json!({"changed": changed}),
-    )
-    .await?;
+    let mut details = serde_json::json!({"changed": changed});
+    if after.token_endpoint_auth_method != before.token_endpoint_auth_method {
+        details["token_endpoint_auth_method"] = after.token_endpoint_auth_method.as_str().into();
+    }
+    if secrets_deleted > 0 {
+        details["secrets_deleted"] = secrets_deleted.into();
+    }
+    crate::store::audit::record(&txn, kind, actor, Some(client_id), details).await?;
     txn.commit().await?;
     Ok((after, cascaded))
 }
