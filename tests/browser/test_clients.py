@@ -180,9 +180,12 @@ def test_create_client_with_the_keyboard_alone(page, installation, server):
             page.keyboard.press("Space")
         elif order[-1] == "token_ttl_seconds":
             page.keyboard.type("300")
-        assert len(order) < 20, order
-    boxes = [b.get_attribute("value") for b in page.get_by_role("main").get_by_role("checkbox").all()]
-    assert order == ["name", "description", "project", *boxes, "allowed_ips", "token_ttl_seconds", "button:Create client"], order
+        assert len(order) < 30, order
+    boxes = [b.get_attribute("value") for b in page.get_by_role("main").locator("#grants").get_by_role("checkbox").all()]
+    authentication = ["token_endpoint_auth_method", "jwks", "jwks_uri", "token_endpoint_auth_signing_alg",
+                      "tls_subject_kind", "tls_subject", "true"]  # "true": the Require DPoP box
+    assert order == ["name", "description", "project", *boxes, "allowed_ips", "token_ttl_seconds",
+                     *authentication, "button:Create client"], order
     assert {"orders:read", "orders:write", "reports:read"} <= set(boxes) and "reports:write" not in boxes
     expect(grid_checkbox(page, "orders", "read")).to_be_checked()
     expect(grid_checkbox(page, "reports", "read")).to_be_checked()

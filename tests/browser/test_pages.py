@@ -82,6 +82,24 @@ def test_every_console_page_passes_axe_in_light_and_dark(page, installation, ser
     if checker.visit(page, details, "client-details"):
         client_pages(page, details, checker)
 
+    # A client without a secret (mutual TLS, DPoP required): its page says so and offers no
+    # secret to reset or add; and its form refusing a bad certificate value.
+    made = installation.cli(
+        "clients", "create", "--name", "billing-mtls", "--auth-method", "tls_client_auth",
+        "--tls-subject-dn", "CN=billing,O=Example", "--dpop-bound", "true",
+    )
+    secretless = f"/console/clients/{made['client_id']}"
+    if checker.visit(page, secretless, "client-secretless"):
+        main = page.get_by_role("main")
+        expect(main.locator("#auth-method")).to_have_text("Mutual TLS, CA-issued certificate, DPoP required")
+        expect(main.get_by_role("link", name="Reset secret")).to_have_count(0)
+        expect(main.get_by_role("button", name="Add secret")).to_have_count(0)
+        main.get_by_label("Certificate must match").select_option("tls_client_auth_san_ip")
+        main.get_by_label("Certificate value").fill("300.1.1.1")
+        main.get_by_role("button", name="Save changes").click()
+        expect(main.get_by_role("alert").filter(has_text="Certificate value:")).to_be_visible()
+        checker.check(page, "client-secretless-refused")
+
     # The people pages: Add administrator, a person's page and what it leads to.
     checker.visit(page, "/console/administrators/new", "administrator-new")
     page.goto("/console/administrators")
