@@ -214,6 +214,10 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
         usage: Default::default(),
         revocations: ArcSwap::from_pointee(store::revocations::load(&db).await?),
         revocations_reload: Default::default(),
+        jwks_uris: crate::oauth::authenticate::JwksCache::new(
+            settings.client_auth.allow_http_jwks_uri,
+        )
+        .map_err(|e| std::io::Error::other(format!("jwks_uri client: {e}")))?,
         metrics: Default::default(),
         draining: Default::default(),
         failures: crate::oauth::brute_force::FailureLimiter::new(

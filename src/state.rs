@@ -49,6 +49,8 @@ pub struct AppState {
     pub failures: crate::oauth::brute_force::FailureLimiter,
     /// Counters, histograms and gauges for `/metrics`.
     pub metrics: crate::metrics::Metrics,
+    /// The JWK sets of `private_key_jwt` clients registered with a `jwks_uri`.
+    pub jwks_uris: crate::oauth::authenticate::JwksCache,
     /// Held while reloading revocations: a load that began before a revocation committed
     /// must not replace the list loaded after it.
     pub revocations_reload: tokio::sync::Mutex<()>,

@@ -194,7 +194,23 @@ pub enum CertificateSubject {
 pub struct PublicJwkSet {
     /// The keys, in the set's order.
     pub keys: Vec<josekit::jwk::Jwk>,
+    /// Assertion verifiers of these keys, prepared by the token path on first use and kept as
+    /// long as the set is (verifier set-up costs more than a verification).
+    pub verifiers: std::sync::OnceLock<Arc<KeyVerifiers>>,
 }
+
+/// A set's keys as verifiers for one algorithm, in the set's order: `None` for a key that
+/// cannot verify it (another key type or curve, `use: enc`, another `alg`).
+#[derive(Debug)]
+pub struct KeyVerifiers {
+    /// The algorithm they verify.
+    pub alg: AssertionAlg,
+    /// Each key's `kid` and verifier.
+    pub keys: Vec<(Option<String>, Option<KeyVerifier>)>,
+}
+
+/// One key's verifier.
+pub type KeyVerifier = Box<dyn josekit::jws::JwsVerifier>;
 
 /// Where a `private_key_jwt` client's keys are.
 #[derive(Debug, Clone)]
@@ -258,7 +274,10 @@ impl PublicJwkSet {
             }
             out.push(jwk);
         }
-        Ok(PublicJwkSet { keys: out })
+        Ok(PublicJwkSet {
+            keys: out,
+            verifiers: Default::default(),
+        })
     }
 }
 

@@ -5,11 +5,13 @@
 
 mod assertion;
 pub mod certificate;
+pub mod jwks_uri;
 mod secret;
 
 use std::sync::Arc;
 
 pub use certificate::PeerCertificate;
+pub use jwks_uri::JwksCache;
 
 use super::TokenError;
 use super::brute_force::Lockout;
