@@ -177,8 +177,10 @@ async fn authenticate(req: &HttpRequest) -> Result<Admin, AdminError> {
         ));
     }
     let value = value.to_str().map_err(|_| AdminError::InvalidToken)?;
-    let token = match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+    // `DPoP` for a token bound to a key (RFC 9449 §7.1), `Bearer` for any other.
+    let (token, dpop) = match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => (token.trim(), false),
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("dpop") => (token.trim(), true),
         _ => return Err(AdminError::NoToken),
     };
     let refused = |e: TokenCheckError| match e {
@@ -196,6 +198,14 @@ async fn authenticate(req: &HttpRequest) -> Result<Admin, AdminError> {
     let (verified, current) = check_active_with_client(state, token, chrono::Utc::now())
         .await
         .map_err(refused)?;
+    let bound = verified.cnf.as_ref().and_then(|c| c.jkt.as_deref());
+    match (bound, dpop) {
+        (None, false) => {}
+        // A bearer token under the DPoP scheme would pass for a bound one.
+        (None, true) => return Err(AdminError::InvalidToken),
+        (Some(_), false) => return Err(AdminError::DpopRequired),
+        (Some(jkt), true) => check_dpop_proof(state, req, token, jkt).await?,
+    }
     if !verified
         .audiences
         .iter()
@@ -206,6 +216,41 @@ async fn authenticate(req: &HttpRequest) -> Result<Admin, AdminError> {
     Ok(Admin {
         ctx: Context::client(&current, &verified.scopes),
     })
+}
+
+/// The request's DPoP proof must be for this request (`htm`, `htu` from the issuer and the
+/// path), for this token (`ath`) and by the key the token is bound to.
+async fn check_dpop_proof(
+    state: &AppState,
+    req: &HttpRequest,
+    token: &str,
+    jkt: &str,
+) -> Result<(), AdminError> {
+    use crate::oauth::dpop::{self, DpopError};
+    let refused = |e: DpopError| match e {
+        DpopError::Invalid(why) => {
+            tracing::info!(reason = %why, "admin DPoP proof refused");
+            AdminError::InvalidDpopProof(why)
+        }
+        // Nonces are demanded at the token endpoint only.
+        DpopError::UseNonce => AdminError::InvalidDpopProof(e.to_string()),
+        DpopError::Store(e) => e.into(),
+    };
+    let proof = dpop::proof_header(req.headers())
+        .map_err(refused)?
+        .ok_or(AdminError::DpopRequired)?;
+    let url = format!("{}{}", state.issuer, req.path());
+    let expected = dpop::Expected {
+        method: req.method().as_str(),
+        url: &url,
+        access_token: Some(token),
+        jkt: Some(jkt),
+        nonce: false,
+    };
+    dpop::verify(state, proof, expected)
+        .await
+        .map(|_| ())
+        .map_err(refused)
 }
 
 /// Reads a JSON body (at most [`ADMIN_BODY_LIMIT`]); errors name the field at fault.

@@ -43,6 +43,14 @@ pub enum AdminError {
     /// Bad, expired or revoked token, or one of a disabled or deleted client.
     #[error("the access token is invalid")]
     InvalidToken,
+    /// A DPoP-bound token presented as a bearer token, or without a proof.
+    #[error(
+        "this access token is bound to a DPoP key: send it as `Authorization: DPoP` with a DPoP proof"
+    )]
+    DpopRequired,
+    /// The DPoP proof of a bound token is bad.
+    #[error("{0}")]
+    InvalidDpopProof(String),
     /// The token lacks the scope.
     #[error("the access token lacks scope {0}")]
     InsufficientScope(&'static str),
@@ -92,7 +100,10 @@ impl AdminError {
 
     fn kind(&self) -> &'static str {
         match self {
-            AdminError::NoToken | AdminError::InvalidToken => "urn:tessera:problem:unauthorized",
+            AdminError::NoToken
+            | AdminError::InvalidToken
+            | AdminError::DpopRequired
+            | AdminError::InvalidDpopProof(_) => "urn:tessera:problem:unauthorized",
             AdminError::InsufficientScope(_) | AdminError::Forbidden(_) => {
                 "urn:tessera:problem:forbidden"
             }
@@ -165,7 +176,10 @@ impl From<OpsError> for AdminError {
 impl ResponseError for AdminError {
     fn status_code(&self) -> StatusCode {
         match self {
-            AdminError::NoToken | AdminError::InvalidToken => StatusCode::UNAUTHORIZED,
+            AdminError::NoToken
+            | AdminError::InvalidToken
+            | AdminError::DpopRequired
+            | AdminError::InvalidDpopProof(_) => StatusCode::UNAUTHORIZED,
             AdminError::InsufficientScope(_) | AdminError::Forbidden(_) => StatusCode::FORBIDDEN,
             AdminError::NotFound(_) => StatusCode::NOT_FOUND,
             AdminError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -201,6 +215,15 @@ impl ResponseError for AdminError {
             AdminError::InvalidToken => {
                 Some("Bearer realm=\"tessera\", error=\"invalid_token\"".to_owned())
             }
+            // RFC 9449 §7.1.
+            AdminError::DpopRequired => Some(format!(
+                "DPoP realm=\"tessera\", error=\"invalid_token\", algs=\"{}\"",
+                crate::oauth::dpop::algorithms().join(" ")
+            )),
+            AdminError::InvalidDpopProof(_) => Some(format!(
+                "DPoP realm=\"tessera\", error=\"invalid_dpop_proof\", algs=\"{}\"",
+                crate::oauth::dpop::algorithms().join(" ")
+            )),
             AdminError::InsufficientScope(scope) => Some(format!(
                 "Bearer realm=\"tessera\", error=\"insufficient_scope\", scope=\"{scope}\""
             )),

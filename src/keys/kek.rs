@@ -218,6 +218,18 @@ impl KeyEncryptionKey {
         self.previous.iter().map(|k| (k.id.as_str(), &k.source))
     }
 
+    /// A 256-bit key for `purpose`, derived one-way from the current key: the same on every
+    /// replica (they share the KEK to open the signing keys) without storing another secret.
+    /// `HMAC-SHA256(kek, "tessera/" || purpose)`, so nothing derived reveals the KEK.
+    pub fn derive(&self, purpose: &str) -> Zeroizing<[u8; 32]> {
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&*self.current.bytes)
+            .expect("HMAC takes any key length");
+        mac.update(b"tessera/");
+        mac.update(purpose.as_bytes());
+        Zeroizing::new(mac.finalize().into_bytes().into())
+    }
+
     /// Encrypts `plaintext` as a compact JWE whose header names the current key.
     pub fn seal(&self, plaintext: &[u8]) -> Result<String, KeyError> {
         let mut header = JweHeader::new();

@@ -48,6 +48,7 @@ impl Metadata {
             "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
             "revocation_endpoint_auth_methods_supported": methods,
             "revocation_endpoint_auth_signing_alg_values_supported": algs,
+            "dpop_signing_alg_values_supported": super::dpop::algorithms(),
             "scopes_supported": scopes,
             "response_types_supported": [],
         });

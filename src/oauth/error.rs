@@ -39,6 +39,13 @@ pub enum TokenError {
     /// one.
     #[error("{0}")]
     InvalidDpopProof(String),
+    /// The DPoP proof lacks a current server nonce (RFC 9449 §8); `nonce` is the one to use,
+    /// sent as `DPoP-Nonce`.
+    #[error("the DPoP proof must carry the nonce given in the DPoP-Nonce header")]
+    UseDpopNonce {
+        /// A fresh server nonce.
+        nonce: String,
+    },
     /// Too many failed authentications for this client id or from this address.
     #[error("too many failed authentications; retry after {0} s")]
     TooManyFailures(u64),
@@ -68,6 +75,7 @@ impl TokenError {
             TokenError::InvalidScope(_) => "invalid_scope",
             TokenError::InvalidTarget(_) => "invalid_target",
             TokenError::InvalidDpopProof(_) => "invalid_dpop_proof",
+            TokenError::UseDpopNonce { .. } => "use_dpop_nonce",
             TokenError::TemporarilyUnavailable | TokenError::TooManyFailures(_) => {
                 "temporarily_unavailable"
             }
@@ -111,6 +119,11 @@ impl ResponseError for TokenError {
             }
             TokenError::TooManyFailures(seconds) => {
                 response.insert_header((header::RETRY_AFTER, HeaderValue::from(*seconds)));
+            }
+            TokenError::UseDpopNonce { nonce } => {
+                if let Ok(value) = HeaderValue::from_str(nonce) {
+                    response.insert_header((super::dpop::DPOP_NONCE, value));
+                }
             }
             _ => {}
         }

@@ -3,6 +3,7 @@
 pub mod authenticate;
 pub mod brute_force;
 pub mod discovery;
+pub mod dpop;
 mod error;
 mod flow;
 mod grant;
@@ -67,9 +68,17 @@ async fn token_response(
         &state.settings.trusted_proxies,
     );
     request.certificate = authenticate::certificate::of_request(state, req);
+    // Before the client authenticates: a proof sent back for a nonce must not have consumed
+    // the client's assertion (SPEC §9).
+    request.dpop_jkt = dpop::token_request_proof(state, headers).await?;
+    let with_proof = request.dpop_jkt.is_some();
     let issued = issue_token(state, request).await?;
     let mut response = HttpResponse::Ok();
     no_store(&mut response);
+    if with_proof && let Some(nonce) = dpop::response_nonce(state) {
+        // RFC 9449 §8.2: the next proof can use it without a round trip.
+        response.insert_header((dpop::DPOP_NONCE, nonce));
+    }
     Ok(response.json(TokenResponse {
         access_token: &issued.access_token,
         token_type: issued.token_type,
