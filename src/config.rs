@@ -92,6 +92,9 @@ pub struct Settings {
     /// `server.client_cert_header`: the header (RFC 9440 `Client-Cert`) in which trusted proxies
     /// pass the client's certificate; unset ignores such headers.
     pub client_cert_header: Option<String>,
+    /// `server.tls.client_ca_file`: PEM CA certificates that `tls_client_auth` certificates
+    /// must chain to, whether they arrive over Tessera's own TLS or from a trusted proxy.
+    pub client_ca_file: Option<PathBuf>,
 }
 
 /// `token.*` settings of client assertions and DPoP (SPEC §9).
@@ -108,15 +111,14 @@ pub struct ClientAuthSettings {
     pub dpop_nonce: bool,
 }
 
-/// `server.tls.*`: the server's certificate and the CA that client certificates chain to.
+/// `server.tls.*`: the server's certificate (`client_ca_file` is [`Settings::client_ca_file`]:
+/// it serves behind a TLS-terminating proxy too).
 #[derive(Debug, Clone)]
 pub struct TlsSettings {
     /// `server.tls.cert_file`: PEM certificate chain.
     pub cert_file: PathBuf,
     /// `server.tls.key_file`: PEM private key.
     pub key_file: PathBuf,
-    /// `server.tls.client_ca_file`: PEM CA certificates for `tls_client_auth`.
-    pub client_ca_file: Option<PathBuf>,
 }
 
 /// The web console's sessions (SPEC §7).
@@ -260,6 +262,13 @@ impl Settings {
                 value: rotate_after_raw,
                 allowed: "expected a duration such as 30d, 12h, 90m or 3600s, longer than keys.jwks_max_age_seconds",
             })?;
+        let tls = tls(cfg)?;
+        let client_cert_header = cfg
+            .get_string("server.client_cert_header")
+            .ok()
+            .map(|h| h.trim().to_ascii_lowercase())
+            .filter(|h| !h.is_empty());
+        let client_ca_file = client_ca_file(cfg, tls.as_ref(), client_cert_header.as_ref())?;
         Ok(Settings {
             bind,
             issuer,
@@ -328,12 +337,9 @@ impl Settings {
                 )?,
                 dpop_nonce: boolean(cfg, "token.dpop_nonce")?,
             },
-            tls: tls(cfg)?,
-            client_cert_header: cfg
-                .get_string("server.client_cert_header")
-                .ok()
-                .map(|h| h.trim().to_ascii_lowercase())
-                .filter(|h| !h.is_empty()),
+            tls,
+            client_cert_header,
+            client_ca_file,
         })
     }
 
@@ -346,11 +352,13 @@ impl Settings {
         }
     }
 
-    /// The issuer once the listen address is known (port 0 resolves to the bound port).
+    /// The issuer once the listen address is known (port 0 resolves to the bound port): `https`
+    /// when Tessera serves TLS itself.
     pub fn issuer_for(&self, bound: SocketAddr) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
         self.issuer
             .clone()
-            .unwrap_or_else(|| format!("http://{bound}"))
+            .unwrap_or_else(|| format!("{scheme}://{bound}"))
     }
 }
 
@@ -460,23 +468,40 @@ fn boolean(cfg: &Config, key: &'static str) -> Result<bool, ConfigError> {
     }
 }
 
-/// `server.tls.cert_file` and `key_file` together, or neither; `client_ca_file` needs them.
+/// `server.tls.cert_file` and `key_file` together, or neither.
 fn tls(cfg: &Config) -> Result<Option<TlsSettings>, ConfigError> {
     let cert = optional_path(cfg, "server.tls.cert_file")?;
     let key = optional_path(cfg, "server.tls.key_file")?;
-    let client_ca_file = optional_path(cfg, "server.tls.client_ca_file")?;
     match (cert, key) {
         (Some(cert_file), Some(key_file)) => Ok(Some(TlsSettings {
             cert_file,
             key_file,
-            client_ca_file,
         })),
-        (None, None) if client_ca_file.is_none() => Ok(None),
+        (None, None) => Ok(None),
         _ => Err(ConfigError::Invalid {
             key: "server.tls",
             value: String::new(),
-            allowed: "set server.tls.cert_file and server.tls.key_file together (client_ca_file needs both)",
+            allowed: "set server.tls.cert_file and server.tls.key_file together",
         }),
+    }
+}
+
+/// `server.tls.client_ca_file`, only where client certificates can arrive: over Tessera's own
+/// TLS or in `server.client_cert_header`.
+fn client_ca_file(
+    cfg: &Config,
+    tls: Option<&TlsSettings>,
+    header: Option<&String>,
+) -> Result<Option<PathBuf>, ConfigError> {
+    let file = optional_path(cfg, "server.tls.client_ca_file")?;
+    match file {
+        Some(path) if tls.is_none() && header.is_none() => Err(ConfigError::Invalid {
+            key: "server.tls.client_ca_file",
+            value: path.display().to_string(),
+            allowed: "client certificates arrive only with server.tls.cert_file and key_file, \
+                      or server.client_cert_header: set one of them",
+        }),
+        file => Ok(file),
     }
 }
 
@@ -662,5 +687,44 @@ mod tests {
         // Kept exactly as written: providers compare it byte for byte.
         assert_eq!(oidc.issuer, "https://idp.example.com/");
         assert!(!format!("{oidc:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn tls_files_come_in_pairs_and_client_ca_needs_a_way_in() {
+        let with = |pairs: &[(&str, &str)]| {
+            let mut b = Config::builder();
+            for (key, value) in DEFAULTS.iter().chain(pairs) {
+                b = b.set_override(*key, *value).unwrap();
+            }
+            Settings::from_config(&b.build().unwrap())
+        };
+        let plain = with(&[]).unwrap();
+        assert!(plain.tls.is_none() && plain.client_ca_file.is_none());
+        let bound = "127.0.0.1:8443".parse().unwrap();
+        assert_eq!(plain.issuer_for(bound), "http://127.0.0.1:8443");
+        let err = with(&[("server.tls.cert_file", "c.pem")]).unwrap_err();
+        assert!(err.to_string().contains("server.tls"), "{err}");
+        let err = with(&[("server.tls.client_ca_file", "ca.pem")]).unwrap_err();
+        assert!(
+            err.to_string().contains("server.tls.client_ca_file"),
+            "{err}"
+        );
+        let https = with(&[
+            ("server.tls.cert_file", "c.pem"),
+            ("server.tls.key_file", "k.pem"),
+            ("server.tls.client_ca_file", "ca.pem"),
+        ])
+        .unwrap();
+        assert_eq!(https.issuer_for(bound), "https://127.0.0.1:8443");
+        assert_eq!(https.client_ca_file, Some(PathBuf::from("ca.pem")));
+        // Behind a TLS-terminating proxy: plain HTTP, the CA for the proxied certificates.
+        let proxied = with(&[
+            ("server.client_cert_header", "Client-Cert"),
+            ("server.tls.client_ca_file", "ca.pem"),
+        ])
+        .unwrap();
+        assert!(proxied.tls.is_none());
+        assert_eq!(proxied.client_cert_header.as_deref(), Some("client-cert"));
+        assert_eq!(proxied.client_ca_file, Some(PathBuf::from("ca.pem")));
     }
 }

@@ -13,6 +13,7 @@ pub mod server;
 pub mod signin;
 pub mod state;
 pub mod store;
+pub mod tls;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

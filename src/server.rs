@@ -34,6 +34,9 @@ pub enum ServeError {
     /// The HTTP server failed.
     #[error("HTTP server: {0}")]
     Http(#[from] std::io::Error),
+    /// `server.tls.*` names an unusable certificate, key or CA file.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// The response header carrying the request id (also in the access log line).
@@ -163,6 +166,15 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
     let _serving = store::backup::ServeLock::acquire(&settings.database_url)?;
     let db = store::connect(&settings.database_url).await?;
     store::migrate(&db).await?;
+    // Before anything is bound: an unusable certificate or key stops start-up naming the file.
+    let client_ca = match settings.client_ca_file.as_deref() {
+        Some(path) => Some(crate::tls::ClientCa::load(path)?),
+        None => None,
+    };
+    let tls = match &settings.tls {
+        Some(tls) => Some(crate::tls::server_config(tls, client_ca.as_ref())?),
+        None => None,
+    };
     let listener = std::net::TcpListener::bind(settings.bind)
         .map_err(|e| ServeError::Bind(settings.bind, e))?;
     let bound = listener.local_addr()?;
@@ -229,6 +241,7 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
         kek,
         db,
         settings,
+        client_ca,
     });
     let cursor = store::changes::cursor(&state.db).await?;
     let wake = Arc::new(tokio::sync::Notify::new());
@@ -241,7 +254,7 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
     actix_web::rt::spawn(flush_loop(state.clone()));
 
     let app_state = state.clone();
-    let server = HttpServer::new(move || {
+    let mut server = HttpServer::new(move || {
         let timed = app_state.clone();
         App::new()
             .app_data(app_state.clone())
@@ -292,14 +305,27 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
     .keep_alive(state.settings.keep_alive)
     .max_connections(state.settings.max_connections)
     .shutdown_timeout(state.settings.shutdown_timeout.as_secs())
-    .disable_signals()
-    .listen(listener)?
-    .run();
+    .disable_signals();
+    let scheme = match tls {
+        // The client certificate travels from the handshake to the handlers in the
+        // connection's extensions; plain HTTP connections have no such step.
+        Some(config) => {
+            server = server
+                .on_connect(crate::tls::remember_peer_certificate)
+                .listen_rustls_0_23(listener, config)?;
+            "https"
+        }
+        None => {
+            server = server.listen(listener)?;
+            "http"
+        }
+    };
+    let server = server.run();
     actix_web::rt::spawn(stop_on_signal(state.clone(), server.handle()));
     tracing::info!(address = %bound, issuer = %state.issuer, "listening");
     // Tests and scripts read the bound address (port 0 picks one) from this line.
     let mut out = std::io::stdout();
-    let _ = writeln!(out, "tessera listening on http://{bound}");
+    let _ = writeln!(out, "tessera listening on {scheme}://{bound}");
     let _ = out.flush();
     // Returns once SIGTERM/SIGINT has drained, stopped the listener and in-flight requests
     // finished.

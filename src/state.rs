@@ -54,6 +54,8 @@ pub struct AppState {
     /// Held while reloading revocations: a load that began before a revocation committed
     /// must not replace the list loaded after it.
     pub revocations_reload: tokio::sync::Mutex<()>,
+    /// `server.tls.client_ca_file`, loaded: what `tls_client_auth` certificates chain to.
+    pub client_ca: Option<crate::tls::ClientCa>,
 }
 
 impl AppState {

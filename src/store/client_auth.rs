@@ -465,7 +465,11 @@ fn certificate_subject(field: &str, value: &str) -> Result<CertificateSubject, S
         return Err("must be 1 to 1024 characters".into());
     }
     Ok(match field {
-        "tls_client_auth_subject_dn" => CertificateSubject::Dn(value.to_owned()),
+        "tls_client_auth_subject_dn" => {
+            // Refused here rather than never matching at the token endpoint.
+            crate::oauth::authenticate::certificate::CanonicalDn::parse(value)?;
+            CertificateSubject::Dn(value.to_owned())
+        }
         "tls_client_auth_san_dns" => CertificateSubject::SanDns(value.to_owned()),
         "tls_client_auth_san_uri" => {
             url::Url::parse(value).map_err(|_| format!("{value:?} is not an absolute URI"))?;

@@ -14,11 +14,14 @@ pub fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients")
 }
 
-/// Installs openid-client (npm ci) once per test process.
+/// Installs openid-client and undici (npm ci) once per test process.
 fn node_ready() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
-        if !dir().join("node_modules/openid-client").is_dir() {
+        let installed = ["openid-client", "undici"]
+            .iter()
+            .all(|p| dir().join("node_modules").join(p).is_dir());
+        if !installed {
             let ok = Command::new("npm")
                 .args(["ci", "--no-audit", "--no-fund"])
                 .current_dir(dir())
