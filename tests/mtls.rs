@@ -728,3 +728,54 @@ async fn an_unusable_certificate_file_stops_start_up_naming_it() {
     };
     assert!(log.contains("server.tls.cert_file"), "{log}");
 }
+
+#[tokio::test]
+async fn the_admin_api_takes_a_certificate_bound_token_only_with_its_certificate() {
+    let h = Https::start();
+    let cert = h.ca.client("ops-bot", "Example", vec![]);
+    let created = h.t.cli_json(&[
+        "clients",
+        "create",
+        "--name",
+        "ops-bot",
+        "--scopes",
+        "admin:read",
+        "--auth-method",
+        "tls_client_auth",
+        "--tls-subject-dn",
+        "CN=ops-bot,O=Example",
+    ]);
+    let id = created["client_id"].as_str().unwrap();
+    let with_cert = h.client(Some(&cert));
+    let (status, _, body) = post(
+        &with_cert,
+        &h.server,
+        "/oauth2/token",
+        id,
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["access_token"].as_str().unwrap();
+    let list = |client: reqwest::Client| {
+        let url = h.server.url("/admin/v1/clients");
+        async move {
+            client
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(list(with_cert.clone()).await, 200, "with its certificate");
+    assert_eq!(list(h.client(None)).await, 401, "a copy of the token alone");
+    let other = h.ca.client("someone-else", "Example", vec![]);
+    assert_eq!(
+        list(h.client(Some(&other))).await,
+        401,
+        "with another certificate"
+    );
+}

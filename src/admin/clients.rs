@@ -142,6 +142,28 @@ pub struct ClientInput {
     pub dpop_bound_access_tokens: bool,
 }
 
+/// The fields of [`ClientInput`], as JSON names them.
+const CLIENT_INPUT_FIELDS: &[&str] = &[
+    "name",
+    "description",
+    "enabled",
+    "scopes",
+    "roles",
+    "allowed_ips",
+    "token_ttl_seconds",
+    "project",
+    "token_endpoint_auth_method",
+    "jwks",
+    "jwks_uri",
+    "token_endpoint_auth_signing_alg",
+    "tls_client_auth_subject_dn",
+    "tls_client_auth_san_dns",
+    "tls_client_auth_san_uri",
+    "tls_client_auth_san_ip",
+    "tls_client_auth_san_email",
+    "dpop_bound_access_tokens",
+];
+
 impl ClientInput {
     /// The input that would leave `c` as it is (what a merge patch applies to).
     fn of(c: Client) -> Self {
@@ -433,6 +455,16 @@ pub async fn patch(
             "a merge patch must be a JSON object",
         ));
     }
+    // A merge patch may only name fields of a client, even to remove them (`null`).
+    if let Some(unknown) = patch.as_object().and_then(|o| {
+        o.keys()
+            .find(|k| !CLIENT_INPUT_FIELDS.contains(&k.as_str()))
+    }) {
+        return Err(AdminError::field(
+            "body",
+            format!("unknown field {unknown:?}"),
+        ));
+    }
     let current = ops::clients::current(&Ops::of(&state), &admin.ctx, &path).await?;
     let mut doc =
         serde_json::to_value(ClientInput::of(current)).map_err(|_| AdminError::Internal)?;
@@ -557,4 +589,44 @@ pub async fn transfer(
     let input: TransferInput = json_body(&req, payload, false).await?;
     let client = ops::people::transfer(&Ops::of(&state), &admin.ctx, &path, &input.owner).await?;
     Ok(ok_json(&view(&state, client)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_merge_patch_field_list_is_every_field_of_client_input() {
+        let every = ClientInput {
+            name: "n".into(),
+            description: String::new(),
+            enabled: true,
+            scopes: vec![],
+            roles: vec![],
+            allowed_ips: vec![],
+            token_ttl_seconds: Some(60),
+            project: Some("p".into()),
+            token_endpoint_auth_method: TokenEndpointAuthMethod::default(),
+            jwks: Some(serde_json::json!({})),
+            jwks_uri: Some(String::new()),
+            token_endpoint_auth_signing_alg: Some(AssertionAlg::ES256),
+            tls_client_auth_subject_dn: Some(String::new()),
+            tls_client_auth_san_dns: Some(String::new()),
+            tls_client_auth_san_uri: Some(String::new()),
+            tls_client_auth_san_ip: Some(String::new()),
+            tls_client_auth_san_email: Some(String::new()),
+            dpop_bound_access_tokens: false,
+        };
+        let value = serde_json::to_value(every).unwrap();
+        let mut keys: Vec<&str> = value
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut listed = CLIENT_INPUT_FIELDS.to_vec();
+        keys.sort_unstable();
+        listed.sort_unstable();
+        assert_eq!(keys, listed);
+    }
 }

@@ -206,6 +206,15 @@ async fn authenticate(req: &HttpRequest) -> Result<Admin, AdminError> {
         (Some(_), false) => return Err(AdminError::DpopRequired),
         (Some(jkt), true) => check_dpop_proof(state, req, token, jkt).await?,
     }
+    // A token bound to a certificate (RFC 8705 §3) comes with that certificate, on this
+    // connection or from a trusted proxy: a copy of the token alone is worth nothing.
+    if let Some(bound) = verified.cnf.as_ref().and_then(|c| c.x5t_s256.as_deref()) {
+        let presented = crate::oauth::authenticate::certificate::of_request(state, req);
+        if presented.is_none_or(|c| c.thumbprint() != bound) {
+            tracing::info!("certificate-bound admin token without its certificate");
+            return Err(AdminError::InvalidToken);
+        }
+    }
     if !verified
         .audiences
         .iter()
