@@ -386,7 +386,8 @@ async fn the_console_creates_and_edits_secretless_clients() {
     let t = Tessera::new();
     t.create_api("orders", ORDERS, "read");
     let s = t.serve();
-    let (b, _) = signed_in(&t, &s, "ada@example.com", "default", "owner", "orders:read").await;
+    let (b, admin_id) =
+        signed_in(&t, &s, "ada@example.com", "default", "owner", "orders:read").await;
     let csrf = b.csrf("/console/clients/new").await;
     let form = |jwks: &str| {
         vec![
@@ -520,4 +521,38 @@ async fn the_console_creates_and_edits_secretless_clients() {
     );
     let v = t.cli_json(&["clients", "get", &id]);
     assert_eq!(v["tls_client_auth_san_dns"], "billing.example", "unchanged");
+    // New keys are as sensitive as a new secret: past the re-authentication window, changing
+    // them leads to the code prompt first and changes nothing; the name alone still saves.
+    common::console::age_second_factor(&t, &admin_id, 60).await;
+    let change = |dns: &'static str, name: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("name", name.to_owned()),
+            ("scope", "orders:read".to_owned()),
+            ("token_endpoint_auth_method", "tls_client_auth".to_owned()),
+            ("tls_subject_kind", "tls_client_auth_san_dns".to_owned()),
+            ("tls_subject", dns.to_owned()),
+            ("dpop_bound_access_tokens", "true".to_owned()),
+        ]
+    };
+    let form = change("attacker.example", "signer");
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = b.post(&to, &pairs).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(
+        common::console::location(&res).starts_with("/console/reauth"),
+        "{}",
+        common::console::location(&res)
+    );
+    let v = t.cli_json(&["clients", "get", &id]);
+    assert_eq!(v["tls_client_auth_san_dns"], "billing.example", "unchanged");
+    let form = change("billing.example", "signer renamed");
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let res = b.post(&to, &pairs).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(common::console::location(&res).ends_with("?notice=saved"));
+    assert_eq!(
+        t.cli_json(&["clients", "get", &id])["name"],
+        "signer renamed"
+    );
 }

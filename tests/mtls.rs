@@ -533,10 +533,11 @@ async fn certificates_that_do_not_prove_the_client_are_invalid_client() {
 }
 
 #[actix_web::test]
-async fn secret_clients_keep_working_over_https_and_get_unbound_tokens() {
+async fn secret_clients_keep_working_over_https_bound_to_a_certificate_they_present() {
     let h = Https::start();
     let (id, secret) = h.t.create_client("secret-client", "orders:read");
-    // With a certificate the client has nothing to do with: the secret decides.
+    // The secret decides who the client is; a certificate on the connection (any: the TLS
+    // handshake proved its key is here) binds the token to it (SPEC §9, RFC 8705 §3).
     let stray = h.ca.client("stray", "Example", vec![]);
     for identity in [None, Some(&stray)] {
         let resp = h
@@ -550,7 +551,14 @@ async fn secret_clients_keep_working_over_https_and_get_unbound_tokens() {
         assert_eq!(resp.status(), 200);
         let body: Value = resp.json().await.unwrap();
         let (_, claims) = jwt_parts(body["access_token"].as_str().unwrap());
-        assert!(claims.get("cnf").is_none(), "{claims}");
+        match identity {
+            None => assert!(claims.get("cnf").is_none(), "{claims}"),
+            Some(cert) => assert_eq!(
+                claims["cnf"],
+                json!({"x5t#S256": cert.thumbprint()}),
+                "{claims}"
+            ),
+        }
     }
 }
 

@@ -460,10 +460,7 @@ pub async fn patch(
         o.keys()
             .find(|k| !CLIENT_INPUT_FIELDS.contains(&k.as_str()))
     }) {
-        return Err(AdminError::field(
-            "body",
-            format!("unknown field {unknown:?}"),
-        ));
+        return Err(AdminError::field(unknown, "unknown field"));
     }
     let current = ops::clients::current(&Ops::of(&state), &admin.ctx, &path).await?;
     let mut doc =

@@ -357,10 +357,18 @@ pub async fn update(
     let entered = Entered::from_form(&form);
     let result = match entered.fields(current.enabled) {
         Err(errors) => Err((StatusCode::UNPROCESSABLE_ENTITY, errors)),
-        Ok(fields) => match ops::clients::replace(&ops, &acting.ctx, &id, fields).await {
-            Ok(_) => Ok(()),
-            Err(e) => Err(FieldErrors::of(e, CLIENT_FIELDS)?),
-        },
+        Ok(fields) => {
+            // New keys, a new certificate or a new method let whoever holds them get tokens:
+            // as sensitive as a new secret, so it needs a recent second factor too. The
+            // change is made again after it (the form is not kept across sign-in steps).
+            if fields.auth.as_ref() != Some(&current.auth_fields()) {
+                acting.require_recent_second_factor(&state, &format!("/console/clients/{id}"))?;
+            }
+            match ops::clients::replace(&ops, &acting.ctx, &id, fields).await {
+                Ok(_) => Ok(()),
+                Err(e) => Err(FieldErrors::of(e, CLIENT_FIELDS)?),
+            }
+        }
     };
     match result {
         Ok(()) => Ok(see_other(&format!("/console/clients/{id}?notice=saved")).finish()),

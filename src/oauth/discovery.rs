@@ -32,7 +32,11 @@ impl Metadata {
             "private_key_jwt",
         ];
         if certificates {
-            methods.extend(["tls_client_auth", "self_signed_tls_client_auth"]);
+            // CA-issued certificates can be checked only against a configured CA.
+            if settings.client_ca_file.is_some() {
+                methods.push("tls_client_auth");
+            }
+            methods.push("self_signed_tls_client_auth");
         }
         let algs: Vec<&str> = AssertionAlg::ALL.iter().map(|a| a.as_str()).collect();
         let mut doc = serde_json::json!({

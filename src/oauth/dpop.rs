@@ -25,7 +25,8 @@ use crate::store::client_auth::AssertionAlg;
 use crate::store::jtis::{self, JtiIssuer};
 
 /// The request header carrying the proof.
-pub const DPOP: &str = "dpop";
+pub static DPOP: actix_web::http::header::HeaderName =
+    actix_web::http::header::HeaderName::from_static("dpop");
 /// The response header carrying a fresh server nonce.
 pub const DPOP_NONCE: &str = "dpop-nonce";
 
@@ -44,8 +45,6 @@ const NONCE_WINDOW_SECONDS: i64 = 60;
 /// Replicas' clocks may differ by this much: a nonce of the window starting within it ahead is
 /// still accepted.
 const NONCE_CLOCK_SKEW_SECONDS: i64 = 5;
-/// JWK members that only a private key has; `k` is a symmetric key.
-const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
 /// Why a proof was refused.
 #[derive(Debug, thiserror::Error)]
@@ -93,7 +92,8 @@ pub struct CheckedProof {
 
 /// The one `DPoP` header of a request, if any; two or more are refused (RFC 9449 §4.3).
 pub fn proof_header(headers: &HeaderMap) -> Result<Option<&str>, DpopError> {
-    let mut values = headers.get_all(DPOP);
+    // A static name: looking a `&str` name up would build (and allocate) it on every request.
+    let mut values = headers.get_all(&DPOP);
     let Some(value) = values.next() else {
         return Ok(None);
     };
@@ -307,7 +307,10 @@ fn decode_header(proof: &str) -> Result<Map<String, Value>, DpopError> {
 /// The public key of `jwk` reduced to the members RFC 7638 hashes (which also drops `kid`,
 /// `use`, `alg` that josekit would otherwise match against the header), and its thumbprint.
 fn public_key(alg: AssertionAlg, jwk: &Map<String, Value>) -> Result<(Jwk, String), DpopError> {
-    if let Some(member) = PRIVATE_MEMBERS.iter().find(|m| jwk.contains_key(**m)) {
+    if let Some(member) = crate::store::client_auth::PRIVATE_MEMBERS
+        .iter()
+        .find(|m| jwk.contains_key(**m))
+    {
         return Err(invalid(format!(
             "the DPoP proof's jwk has the private member {member:?}"
         )));

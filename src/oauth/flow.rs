@@ -77,7 +77,11 @@ pub async fn issue_token(
         certificate: request.certificate.as_ref(),
     };
     let authenticated = authenticate(state, &request.credentials, ctx).await?;
-    let confirmation = confirmation(&authenticated, request.dpop_jkt.as_deref())?;
+    let confirmation = confirmation(
+        &authenticated,
+        request.certificate.as_ref(),
+        request.dpop_jkt.as_deref(),
+    )?;
     let AuthenticatedClient { client, by } = authenticated;
     let client_id = client.client_id.clone();
     let slot = Mutex::new(Slot {
@@ -119,6 +123,7 @@ pub async fn issue_token(
 /// client authenticated with. A client that must use DPoP and sent no proof is refused here.
 fn confirmation(
     authenticated: &AuthenticatedClient,
+    certificate: Option<&super::authenticate::PeerCertificate>,
     dpop_jkt: Option<&str>,
 ) -> Result<Option<Confirmation>, TokenError> {
     if authenticated.client.dpop_bound && dpop_jkt.is_none() {
@@ -126,9 +131,11 @@ fn confirmation(
             "this client must send a DPoP proof".into(),
         ));
     }
+    // SPEC §9, RFC 8705 §3: a token issued over mutual TLS is bound to the certificate, however
+    // the client authenticated (the handshake, or the trusted proxy, vouched for possession).
     let x5t_s256 = match &authenticated.by {
         AuthenticatedBy::Certificate(thumbprint) => Some(thumbprint.clone()),
-        _ => None,
+        _ => certificate.map(super::authenticate::PeerCertificate::thumbprint),
     };
     Ok(
         (dpop_jkt.is_some() || x5t_s256.is_some()).then(|| Confirmation {

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 pub enum TokenEndpointAuthMethod {
     /// A shared secret, by HTTP Basic or in the body (`client_secret_post` is accepted too).
     #[default]
+    #[serde(alias = "client_secret_post")]
     ClientSecretBasic,
     /// A JWT signed by one of the client's keys (RFC 7523 §2.2).
     PrivateKeyJwt,
@@ -240,8 +241,8 @@ pub enum ClientAuthentication {
     SelfSignedTlsClientAuth(Arc<PublicJwkSet>),
 }
 
-/// JWK members that only private (or symmetric) keys have.
-const PRIVATE_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "k"];
+/// JWK members that only private (or symmetric) keys have (RFC 7518 §6).
+pub const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
 impl PublicJwkSet {
     /// Checks a JWK set: an object with a non-empty `keys` array of public EC, OKP or RSA

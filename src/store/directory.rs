@@ -9,7 +9,7 @@ use moka::future::Cache;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use super::StoreError;
-use super::client_auth::{AuthFields, ClientAuthentication};
+use super::client_auth::{AuthFields, ClientAuthentication, TokenEndpointAuthMethod};
 use super::health::DatabaseHealth;
 use crate::secret::VerifiableHash;
 
@@ -224,8 +224,21 @@ pub async fn load_token_client(
             })
         })
         .collect();
+    // A method this build does not know (a newer replica's, or a bad row) must not fall back
+    // to secrets: the client cannot authenticate until it is set again.
+    let method = match model.token_endpoint_auth_method.parse() {
+        Ok(m) => m,
+        Err(_) => {
+            tracing::warn!(
+                client_id,
+                "a client's stored authentication method is unknown; it cannot authenticate"
+            );
+            enabled = false;
+            TokenEndpointAuthMethod::ClientSecretBasic
+        }
+    };
     let fields = AuthFields {
-        method: model.token_endpoint_auth_method.parse().unwrap_or_default(),
+        method,
         settings: super::clients::read_settings(&model),
         dpop_bound_access_tokens: model.dpop_bound_access_tokens,
     };

@@ -26,6 +26,16 @@ impl JtiIssuer<'_> {
     }
 }
 
+/// What is stored of a `jti`: its SHA-256 in hex. A fixed size whatever the client sent, and no
+/// byte the database refuses (PostgreSQL text cannot hold NUL).
+fn stored(jti: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(jti.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Records `jti` of `issuer` until `expires_at` (unix seconds): `true` the first time, `false`
 /// for a replay.
 pub async fn record_once(
@@ -36,7 +46,7 @@ pub async fn record_once(
 ) -> Result<bool, StoreError> {
     let row = used_jti::ActiveModel {
         issuer: Set(issuer.key()),
-        jti: Set(jti.to_owned()),
+        jti: Set(stored(jti)),
         expires_at: Set(expires_at),
     };
     let inserted = used_jti::Entity::insert(row)

@@ -103,6 +103,7 @@ pub async fn add(
     let (secret, hash) = ClientSecret::generate_hashed().await;
     let hash = hash.0;
     let txn = super::begin_write(db).await?;
+    still_uses_secrets(&txn, client_id).await?;
     let live = client_secret::Entity::find()
         .filter(client_secret::Column::ClientId.eq(client_id))
         .filter(
@@ -165,6 +166,33 @@ pub async fn delete(
     Ok(())
 }
 
+/// In the transaction that adds a secret: the client still authenticates with secrets (its
+/// method may have changed while the secret was hashed, and a secret added then would come
+/// back to life with a later switch to secrets).
+async fn still_uses_secrets(
+    txn: &impl sea_orm::ConnectionTrait,
+    client_id: &str,
+) -> Result<(), StoreError> {
+    let model = client::Entity::find_by_id(client_id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("client {client_id}")))?;
+    let method = model
+        .token_endpoint_auth_method
+        .parse::<super::client_auth::TokenEndpointAuthMethod>();
+    if method.is_ok_and(|m| m.uses_secret()) {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict {
+            field: "token_endpoint_auth_method",
+            message: format!(
+                "this client authenticates with {}, not a secret",
+                model.token_endpoint_auth_method
+            ),
+        })
+    }
+}
+
 /// Replaces every secret of a client with one new secret, at once.
 pub async fn reset(
     db: &DatabaseConnection,
@@ -175,6 +203,7 @@ pub async fn reset(
     let (secret, hash) = ClientSecret::generate_hashed().await;
     let hash = hash.0;
     let txn = super::begin_write(db).await?;
+    still_uses_secrets(&txn, client_id).await?;
     client_secret::Entity::delete_many()
         .filter(client_secret::Column::ClientId.eq(client_id))
         .exec(&txn)

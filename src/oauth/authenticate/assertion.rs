@@ -14,8 +14,8 @@ use josekit::jwt::JwtPayload;
 use serde_json::Value;
 
 use super::{
-    AuthContext, AuthenticatedBy, AuthenticatedClient, accept, locked_out, refuse, registered_with,
-    unavailable,
+    AuthContext, AuthenticatedBy, AuthenticatedClient, accept, locked_out_here, refuse,
+    registered_with, unavailable,
 };
 use crate::oauth::TokenError;
 use crate::state::AppState;
@@ -81,6 +81,11 @@ pub(super) async fn authenticate(
     else {
         return Err(refused(state, "", ctx, Refusal::NoClientId).await);
     };
+    // Locked out first, as on the secret path: a locked-out id answers 429 whether or not it
+    // names a private_key_jwt client, so the answer says nothing about which ids do.
+    if let Some(locked) = locked_out_here(state, &id) {
+        return Err(locked);
+    }
     let Some(client) = registered_with(state, &id, |a| {
         matches!(a, ClientAuthentication::PrivateKeyJwt { .. })
     })
@@ -88,9 +93,6 @@ pub(super) async fn authenticate(
     else {
         return Err(refused(state, &id, ctx, Refusal::NotRegistered).await);
     };
-    if let Some(locked) = locked_out(state, &id, ctx.source).await {
-        return Err(locked);
-    }
     let ClientAuthentication::PrivateKeyJwt { keys, alg } = &client.authentication else {
         return Err(refused(state, &id, ctx, Refusal::NotRegistered).await);
     };
@@ -117,6 +119,11 @@ async fn refused(state: &AppState, id: &str, ctx: AuthContext<'_>, why: Refusal)
         reason = %why,
         "client assertion refused"
     );
+    if let Refusal::Keys(_) = why {
+        // The client's own JWK set host is down: not a guess at its credentials, so it does
+        // not count towards locking the client out (it would stay locked after the host is back).
+        return TokenError::InvalidClient { challenge: false };
+    }
     refuse(state, id, ctx.source, false).await
 }
 

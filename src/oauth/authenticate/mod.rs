@@ -131,6 +131,14 @@ async fn locked_out(
         .map(retry)
 }
 
+/// Whether this replica knows `client_id` to be locked out, without reading the database:
+/// for the key and certificate methods, which no one can guess their way through, so every
+/// successful request need not pay the shared counters' reads (failures still count for every
+/// replica, and a lockout another replica started is learned at this one's next secret miss).
+fn locked_out_here(state: &AppState, client_id: &str) -> Option<TokenError> {
+    state.failures.client_locked(client_id).map(retry)
+}
+
 /// A failed authentication as `client_id`: logged (the id only), counted towards lockouts,
 /// and answered with the one `invalid_client`.
 async fn refuse(
