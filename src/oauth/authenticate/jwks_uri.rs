@@ -90,11 +90,19 @@ impl JwksCache {
         let http = reqwest::Client::builder()
             .timeout(TIMEOUT)
             .redirect(reqwest::redirect::Policy::custom(move |attempt| {
-                // Only within the host the administrator registered, and never down to http.
-                let first = attempt.previous().first().and_then(|u| u.host_str());
+                // Only within the host (and port) the administrator registered, and never down
+                // to http.
+                let first = attempt
+                    .previous()
+                    .first()
+                    .map(|u| (u.host_str().map(str::to_owned), u.port_or_known_default()));
+                let next = (
+                    attempt.url().host_str().map(str::to_owned),
+                    attempt.url().port_or_known_default(),
+                );
                 if attempt.previous().len() > 3 {
                     attempt.error("too many redirects")
-                } else if attempt.url().host_str() != first {
+                } else if Some(next) != first {
                     attempt.error("redirect to another host")
                 } else if !scheme_allowed(attempt.url(), allow_http) {
                     attempt.error("redirect to a URL that is not https")
