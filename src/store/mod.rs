@@ -90,11 +90,12 @@ impl StoreError {
             | Sqlx::WorkerCrashed => true,
             // SQLite: SQLITE_FULL (13) and SQLITE_IOERR (10), extended codes included — the
             // disk is full or failing; the statement was refused as a whole and a retry may
-            // succeed once space is freed.
+            // succeed once space is freed. SQLITE_BUSY (5): another connection held the write
+            // lock past the busy timeout (a writer stalled on a failing disk): also for later.
             Sqlx::Database(db) if db.try_downcast_ref::<SqliteError>().is_some() => db
                 .code()
                 .and_then(|c| c.parse::<i32>().ok())
-                .is_some_and(|c| matches!(c & 0xff, 10 | 13)),
+                .is_some_and(|c| matches!(c & 0xff, 5 | 10 | 13)),
             // PostgreSQL: SQLSTATE class 08 (connection exception), 57P01–57P03 (the server
             // shutting down, crashed, or not yet accepting connections), 53100 (disk full).
             Sqlx::Database(db) => db
@@ -151,8 +152,35 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, StoreError> {
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
         });
+        opts.map_sqlx_sqlite_pool_opts(|p| p.after_release(release_only_outside_a_transaction));
     }
     Ok(Database::connect(opts).await?)
+}
+
+/// Closes a SQLite connection that comes back to the pool still counting a transaction.
+///
+/// On a full disk SQLite rolls a failed transaction back by itself; sqlx's own `ROLLBACK` then
+/// fails ("no transaction is active") and its count of open transactions stays at one. The next
+/// `begin` on that connection would issue a `SAVEPOINT` and its rollback a `ROLLBACK TO`, which
+/// keeps the transaction — and the write lock — open for good, so every writer after it waits
+/// out the busy timeout until a restart. A connection in that state is closed instead.
+fn release_only_outside_a_transaction(
+    conn: &mut sea_orm::sqlx::SqliteConnection,
+    _: sea_orm::sqlx::pool::PoolConnectionMetadata,
+) -> futures_util::future::BoxFuture<'_, Result<bool, sea_orm::sqlx::Error>> {
+    use sea_orm::sqlx::Connection;
+    Box::pin(async move {
+        if !conn.is_in_transaction() {
+            return Ok(true);
+        }
+        // A dropped transaction queues its rollback; a ping lets the connection run it first.
+        conn.ping().await?;
+        let clean = !conn.is_in_transaction();
+        if !clean {
+            tracing::warn!("closing a database connection left inside a failed transaction");
+        }
+        Ok(clean)
+    })
 }
 
 fn create_sqlite_parent(url: &str) -> Result<(), StoreError> {
