@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod console;
 pub mod keys;
+pub mod logging;
 pub mod metrics;
 pub mod oauth;
 pub mod ops;

@@ -7,7 +7,6 @@ use std::time::Duration;
 use actix_web::dev::Service;
 use actix_web::{App, HttpResponse, HttpServer, middleware, web};
 use arc_swap::ArcSwap;
-use tracing::Instrument;
 
 use crate::config::Settings;
 use crate::keys::{KeyEncryptionKey, KeyError, SigningKeyRing};
@@ -43,71 +42,23 @@ pub enum ServeError {
 static REQUEST_ID: actix_web::http::header::HeaderName =
     actix_web::http::header::HeaderName::from_static("x-request-id");
 
-/// A request id: 128 random bits, base64url, on the stack (no allocation per request).
-#[derive(Clone, Copy)]
-struct RequestId([u8; 22]);
-
-impl RequestId {
-    fn new() -> Self {
-        use base64::Engine;
-        use rand::RngCore;
-        let mut random = [0u8; 16];
-        rand::rng().fill_bytes(&mut random);
-        let mut text = [0u8; 22];
-        // 16 bytes are always 22 base64url characters, so the slice always fits.
-        let _ = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_slice(random, &mut text);
-        RequestId(text)
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-
-    fn as_str(&self) -> &str {
-        // base64url is ASCII.
-        std::str::from_utf8(&self.0).unwrap_or_default()
-    }
-}
-
-/// One access-log line (`tessera::http` at info): one event, formatted once by the
-/// subscriber, instead of actix's `Logger`, which rendered its own line and then had it
-/// converted from the `log` crate and formatted again.
-struct AccessLine {
+/// What the access line needs from the request, copied only when the line will be written
+/// (the request itself moves into the service).
+struct AccessFields {
     peer: Option<std::net::IpAddr>,
     method: actix_web::http::Method,
     path: String,
 }
 
-impl AccessLine {
+impl AccessFields {
     fn of(req: &actix_web::dev::ServiceRequest) -> Self {
-        AccessLine {
+        AccessFields {
             peer: req.peer_addr().map(|a| a.ip()),
             method: req.method().clone(),
             // The path only: a query string may carry anything. An enrollment link's token
             // is a credential.
             path: crate::console::loggable_path(req.path()).into_owned(),
         }
-    }
-
-    fn write(self, status: u16, took: Duration) {
-        struct Peer(Option<std::net::IpAddr>);
-        impl std::fmt::Display for Peer {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                match self.0 {
-                    Some(ip) => ip.fmt(f),
-                    None => f.write_str("-"),
-                }
-            }
-        }
-        tracing::info!(
-            target: "tessera::http",
-            peer = %Peer(self.peer),
-            method = %self.method,
-            path = %self.path,
-            status,
-            micros = took.as_micros() as u64,
-            "request"
-        );
     }
 }
 
@@ -263,12 +214,10 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
                 let started = std::time::Instant::now();
                 let state = timed.clone();
                 // One id a request, in every log line it causes and in X-Request-Id.
-                let request_id = RequestId::new();
-                let span = tracing::info_span!("request", id = %request_id.as_str());
+                let request_id = crate::logging::RequestId::new();
                 // The access line's fields, copied only when the line will be written.
-                let access = tracing::enabled!(target: "tessera::http", tracing::Level::INFO)
-                    .then(|| AccessLine::of(&req));
-                let response = srv.call(req).instrument(span.clone());
+                let access = crate::logging::access_log_enabled().then(|| AccessFields::of(&req));
+                let response = crate::logging::in_request(request_id, srv.call(req));
                 async move {
                     let mut response = response.await;
                     let took = started.elapsed();
@@ -278,7 +227,15 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
                             Ok(r) => r.status().as_u16(),
                             Err(e) => e.as_response_error().status_code().as_u16(),
                         };
-                        span.in_scope(|| line.write(status, took));
+                        crate::logging::AccessLine {
+                            request_id: request_id.as_str(),
+                            peer: line.peer,
+                            method: line.method.as_str(),
+                            path: &line.path,
+                            status,
+                            micros: took.as_micros() as u64,
+                        }
+                        .write();
                     }
                     if let Ok(r) = response.as_mut() {
                         if let Ok(value) =
