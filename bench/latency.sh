@@ -37,7 +37,7 @@ CLIENT_ID="$id" CLIENT_SECRET="$secret" GEN_CPUS=1 THREADS=1 "$HARNESS/load.sh" 
 if [ -z "${MAX:-}" ]; then
   line="$(CLIENT_ID="$id" CLIENT_SECRET="$secret" GEN_CPUS=1 THREADS=1 "$HARNESS/load.sh" "$url" "$CONC" "$DUR")"
   echo "closed loop, saturation: $line"
-  MAX="$(grep -oE 'rps=[0-9.]+' <<<"$line" | cut -d= -f2)"
+  MAX="$(grep -oE 'rps=[0-9.]+' <<<"$line" | cut -d= -f2)" || { echo "latency.sh: no rps in: $line" >&2; exit 1; }
 fi
 basic="Basic $(printf '%s:%s' "$id" "$secret" | base64 -w0)"
 for pct in $LOADS; do

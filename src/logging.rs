@@ -24,6 +24,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use tracing::{Event, Subscriber};
 use tracing_appender::non_blocking::{NonBlocking, WorkerGuard};
+use tracing_log::NormalizeEvent;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::{Format, Json, Writer};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
@@ -139,7 +140,10 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> std::fmt::Result {
-        let meta = event.metadata();
+        // Records from the `log` crate (rustls, actix, sqlx) arrive with target `log`; their
+        // own target and level are in fields, which the stock format also restores.
+        let normalized = event.normalized_metadata();
+        let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
         let stamp = CLOCK.with_borrow_mut(|clock| clock.stamp(now()));
         let stamp = std::str::from_utf8(&stamp).unwrap_or_default();
         let (dim, bold, reset) = if self.ansi {
