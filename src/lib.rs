@@ -27,3 +27,25 @@ pub fn strong_etag(body: &[u8]) -> String {
         URL_SAFE_NO_PAD.encode(&Sha256::digest(body)[..16])
     )
 }
+
+/// A document served as it is, many times a second (the JWKS, the metadata): every response
+/// shares its body and its ETag instead of copying them.
+pub struct CachedDocument {
+    pub body: actix_web::web::Bytes,
+    /// Strong validator for conditional requests ([`strong_etag`]).
+    pub etag: actix_web::http::header::HeaderValue,
+}
+
+impl CachedDocument {
+    pub fn new(body: Vec<u8>) -> Self {
+        let etag = actix_web::http::header::HeaderValue::from_maybe_shared(
+            actix_web::web::Bytes::from(strong_etag(&body)),
+        )
+        // Quotes around base64url: always a valid header value.
+        .unwrap_or_else(|_| actix_web::http::header::HeaderValue::from_static("\"\""));
+        CachedDocument {
+            body: body.into(),
+            etag,
+        }
+    }
+}

@@ -59,6 +59,8 @@ struct HotSeries {
     cache_hit: Counter,
     cache_miss: Counter,
     token_latency: Histogram,
+    /// Resource servers fetch the JWKS as often as clients fetch tokens.
+    jwks_latency: Histogram,
 }
 
 impl Default for Metrics {
@@ -161,6 +163,9 @@ impl Metrics {
             token_latency: request_seconds
                 .get_or_create(&EndpointLabel { endpoint: "token" })
                 .clone(),
+            jwks_latency: request_seconds
+                .get_or_create(&EndpointLabel { endpoint: "jwks" })
+                .clone(),
         };
         Metrics {
             hot,
@@ -189,9 +194,10 @@ impl Metrics {
 
     /// Records one request's latency.
     pub fn request(&self, endpoint: &'static str, took: Duration) {
-        if endpoint == "token" {
-            self.hot.token_latency.observe(took.as_secs_f64());
-            return;
+        match endpoint {
+            "token" => return self.hot.token_latency.observe(took.as_secs_f64()),
+            "jwks" => return self.hot.jwks_latency.observe(took.as_secs_f64()),
+            _ => {}
         }
         self.request_seconds
             .get_or_create(&EndpointLabel { endpoint })

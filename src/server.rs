@@ -47,7 +47,8 @@ static REQUEST_ID: actix_web::http::header::HeaderName =
 struct AccessFields {
     peer: Option<std::net::IpAddr>,
     method: actix_web::http::Method,
-    path: String,
+    /// Shares the request's bytes: no copy of the path per request.
+    uri: actix_web::http::Uri,
 }
 
 impl AccessFields {
@@ -55,9 +56,7 @@ impl AccessFields {
         AccessFields {
             peer: req.peer_addr().map(|a| a.ip()),
             method: req.method().clone(),
-            // The path only: a query string may carry anything. An enrollment link's token
-            // is a credential.
-            path: crate::console::loggable_path(req.path()).into_owned(),
+            uri: req.uri().clone(),
         }
     }
 }
@@ -157,7 +156,7 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
              with this one, run `tessera keys rewrap --new-kek FILE` with FILE holding it"
         );
     }
-    let metadata = discovery::Metadata::render(&issuer, &store::apis::list(&db).await?, &settings);
+    let metadata = discovery::render_metadata(&issuer, &store::apis::list(&db).await?, &settings);
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let db_health = Arc::new(store::health::DatabaseHealth::default());
     let state = web::Data::new(AppState {
@@ -182,6 +181,11 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
         )
         .map_err(|e| std::io::Error::other(format!("jwks_uri client: {e}")))?,
         metrics: Default::default(),
+        jwks_cache_control: actix_web::http::header::HeaderValue::from_str(&format!(
+            "public, max-age={}",
+            settings.jwks_max_age.as_secs()
+        ))
+        .unwrap_or_else(|_| actix_web::http::header::HeaderValue::from_static("public")),
         draining: Default::default(),
         failures: crate::oauth::brute_force::FailureLimiter::new(
             settings.failed_auth_per_client,
@@ -231,7 +235,9 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
                             request_id: request_id.as_str(),
                             peer: line.peer,
                             method: line.method.as_str(),
-                            path: &line.path,
+                            // The path only: a query string may carry anything. An
+                            // enrollment link's token is a credential.
+                            path: &crate::console::loggable_path(line.uri.path()),
                             status,
                             micros: took.as_micros() as u64,
                         }
@@ -604,7 +610,7 @@ async fn refresh(state: &AppState) -> Result<(), ServeError> {
     )
     .await?;
     state.reload_keys().await?;
-    let metadata = discovery::Metadata::render(
+    let metadata = discovery::render_metadata(
         &state.issuer,
         &store::apis::list(&state.db).await?,
         &state.settings,

@@ -39,6 +39,8 @@ pub struct AppState {
     pub verifications: SingleFlight,
     /// RFC 8414 metadata, serialised once per catalog change.
     pub metadata: ArcSwap<Metadata>,
+    /// `Cache-Control` of the JWKS (`jwks_max_age`), built once.
+    pub jwks_cache_control: actix_web::http::header::HeaderValue,
     /// `last_used_at` and usage counters waiting to be written.
     pub usage: UsageRecorder,
     /// Revoked tokens still unexpired; swapped whole when any replica revokes.

@@ -152,13 +152,8 @@ impl AsRef<[u8]> for Signature {
     }
 }
 
-/// The JWKS document, serialised once per key-set change.
-pub struct Jwks {
-    /// `{"keys":[…]}`.
-    pub body: Vec<u8>,
-    /// Strong validator for conditional requests.
-    pub etag: String,
-}
+/// The JWKS document (`{"keys":[…]}`), serialised once per key-set change.
+pub type Jwks = crate::CachedDocument;
 
 /// The keys that are published now (next, signing, verifying), in activation order.
 pub struct SigningKeyRing {
@@ -233,10 +228,9 @@ impl SigningKeyRing {
             body.extend_from_slice(key.public_jwk.to_string().as_bytes());
         }
         body.extend_from_slice(b"]}");
-        let etag = crate::strong_etag(&body);
         SigningKeyRing {
             keys,
-            jwks: Jwks { body, etag },
+            jwks: Jwks::new(body),
             fingerprint: published.join(","),
         }
     }

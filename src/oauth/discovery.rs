@@ -7,17 +7,12 @@ use crate::state::AppState;
 use crate::store::Api;
 use crate::store::client_auth::AssertionAlg;
 
-/// The metadata document, serialised.
-pub struct Metadata {
-    /// JSON body.
-    pub body: Vec<u8>,
-    /// Strong validator.
-    pub etag: String,
-}
+/// The metadata document, serialised once per catalog change.
+pub type Metadata = crate::CachedDocument;
 
-impl Metadata {
-    /// Renders the document for `issuer` and the current API catalog.
-    pub fn render(issuer: &str, apis: &[Api], settings: &crate::config::Settings) -> Self {
+/// Renders the metadata document for `issuer` and the current API catalog.
+pub fn render_metadata(issuer: &str, apis: &[Api], settings: &crate::config::Settings) -> Metadata {
+    {
         let mut scopes: Vec<String> = apis
             .iter()
             .flat_map(|a| a.permissions.iter().map(move |p| format!("{}:{p}", a.name)))
@@ -59,9 +54,7 @@ impl Metadata {
         if certificates {
             doc["tls_client_certificate_bound_access_tokens"] = true.into();
         }
-        let body = serde_json::to_vec(&doc).unwrap_or_default();
-        let etag = crate::strong_etag(&body);
-        Metadata { body, etag }
+        Metadata::new(serde_json::to_vec(&doc).unwrap_or_default())
     }
 }
 
@@ -74,15 +67,19 @@ fn not_modified(req: &HttpRequest, etag: &str) -> bool {
         .any(|t| t == etag || t == "*")
 }
 
-fn cached(req: &HttpRequest, body: &[u8], etag: &str, cache_control: String) -> HttpResponse {
-    let status = if not_modified(req, etag) {
+fn cached(
+    req: &HttpRequest,
+    doc: &crate::CachedDocument,
+    cache_control: HeaderValue,
+) -> HttpResponse {
+    let status = if doc.etag.to_str().is_ok_and(|etag| not_modified(req, etag)) {
         actix_web::http::StatusCode::NOT_MODIFIED
     } else {
         actix_web::http::StatusCode::OK
     };
     let mut response = HttpResponse::build(status);
     response
-        .insert_header((header::ETAG, etag.to_owned()))
+        .insert_header((header::ETAG, doc.etag.clone()))
         .insert_header((header::CACHE_CONTROL, cache_control))
         .insert_header((
             header::X_CONTENT_TYPE_OPTIONS,
@@ -93,24 +90,17 @@ fn cached(req: &HttpRequest, body: &[u8], etag: &str, cache_control: String) -> 
     }
     response
         .content_type("application/json")
-        .body(body.to_vec())
+        .body(doc.body.clone())
 }
 
 /// `GET /.well-known/jwks.json`.
 pub async fn jwks(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let ring = state.keys.load();
-    let jwks = ring.jwks();
-    let max_age = state.settings.jwks_max_age.as_secs();
-    cached(
-        &req,
-        &jwks.body,
-        &jwks.etag,
-        format!("public, max-age={max_age}"),
-    )
+    cached(&req, ring.jwks(), state.jwks_cache_control.clone())
 }
 
 /// `GET /.well-known/oauth-authorization-server` and `/.well-known/openid-configuration`.
 pub async fn metadata(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let doc = state.metadata.load();
-    cached(&req, &doc.body, &doc.etag, "public, max-age=300".to_owned())
+    cached(&req, &doc, HeaderValue::from_static("public, max-age=300"))
 }

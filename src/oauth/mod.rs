@@ -20,19 +20,35 @@ pub use request::{ClientCredential, SecretPlacement, TokenReference, TokenReques
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
-use serde::Serialize;
 
 use crate::state::AppState;
 
 /// Token, introspection and revocation bodies are small forms.
 pub const TOKEN_BODY_LIMIT: usize = 16 * 1024;
 
-#[derive(Serialize)]
-struct TokenResponse<'a> {
-    access_token: &'a str,
-    token_type: &'static str,
-    expires_in: u32,
-    scope: &'a str,
+/// The token response (RFC 6749 §5.1), written straight into a buffer of the right size: the
+/// access token is a compact JWS (base64url and dots) with nothing to escape, so only the
+/// scope goes through serde_json. Generic serialisation escaped the token byte by byte into
+/// a buffer that grew three times.
+fn token_response_body(issued: &IssuedAccessToken) -> Vec<u8> {
+    debug_assert!(
+        issued
+            .access_token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    );
+    let mut body = Vec::with_capacity(issued.access_token.len() + issued.scope.len() + 96);
+    body.extend_from_slice(br#"{"access_token":""#);
+    body.extend_from_slice(issued.access_token.as_bytes());
+    body.extend_from_slice(br#"","token_type":""#);
+    body.extend_from_slice(issued.token_type.as_bytes());
+    body.extend_from_slice(br#"","expires_in":"#);
+    body.extend_from_slice(itoa::Buffer::new().format(issued.expires_in).as_bytes());
+    body.extend_from_slice(br#","scope":"#);
+    // Writing a `&str` into a `Vec` cannot fail.
+    let _ = serde_json::to_writer(&mut body, &issued.scope);
+    body.push(b'}');
+    body
 }
 
 /// `POST /oauth2/token`: the client-credentials grant.
@@ -70,7 +86,13 @@ async fn token_response(
     request.certificate = authenticate::certificate::of_request(state, req);
     // Before the client authenticates: a proof sent back for a nonce must not have consumed
     // the client's assertion (SPEC §9).
-    request.dpop_jkt = dpop::token_request_proof(state, headers).await?;
+    // Boxed, and only with a proof: its future is large, and requests without one (most) would
+    // otherwise carry and copy it.
+    request.dpop_jkt = if headers.contains_key(&dpop::DPOP) {
+        Box::pin(dpop::token_request_proof(state, headers)).await?
+    } else {
+        None
+    };
     let with_proof = request.dpop_jkt.is_some();
     let issued = issue_token(state, request).await?;
     let mut response = HttpResponse::Ok();
@@ -79,12 +101,9 @@ async fn token_response(
         // RFC 9449 §8.2: the next proof can use it without a round trip.
         response.insert_header((dpop::DPOP_NONCE, nonce));
     }
-    Ok(response.json(TokenResponse {
-        access_token: &issued.access_token,
-        token_type: issued.token_type,
-        expires_in: issued.expires_in,
-        scope: &issued.scope,
-    }))
+    Ok(response
+        .content_type(header::HeaderValue::from_static("application/json"))
+        .body(token_response_body(&issued)))
 }
 
 /// Reads at most `limit` bytes of body within `server.body_timeout_seconds`; more is `413`
@@ -139,4 +158,30 @@ pub async fn method_not_allowed() -> HttpResponse {
             "error": "invalid_request",
             "error_description": "use POST",
         }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_response_is_the_json_object_of_rfc_6749() {
+        let issued = IssuedAccessToken {
+            access_token: "eyJh.eyJz-_.c2ln".into(),
+            token_type: "DPoP",
+            expires_in: 900,
+            scope: "orders:read a\"b".into(),
+        };
+        let body: serde_json::Value =
+            serde_json::from_slice(&token_response_body(&issued)).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "access_token": "eyJh.eyJz-_.c2ln",
+                "token_type": "DPoP",
+                "expires_in": 900,
+                "scope": "orders:read a\"b",
+            })
+        );
+    }
 }

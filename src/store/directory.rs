@@ -331,6 +331,11 @@ impl ClientDirectory {
         if let Some(hit) = self.cache.get(client_id).await {
             return Ok(Some(hit));
         }
+        // Boxed: the load's future is large, and every request's future would carry it.
+        Box::pin(self.load(client_id)).await
+    }
+
+    async fn load(&self, client_id: &str) -> Result<Option<Arc<TokenClient>>, StoreError> {
         if self.unknown.contains_key(client_id) {
             return Ok(None);
         }

@@ -80,12 +80,22 @@ pub async fn authenticate(
             )
             .await
         }
+        // Boxed, as the secret's uncached path: these futures are large, and a secret client's
+        // request future would otherwise carry (and copy) them.
         ClientCredential::Assertion {
             client_id,
             assertion,
-        } => assertion::authenticate(state, client_id.as_deref(), assertion, ctx).await,
+        } => {
+            Box::pin(assertion::authenticate(
+                state,
+                client_id.as_deref(),
+                assertion,
+                ctx,
+            ))
+            .await
+        }
         ClientCredential::ClientId(client_id) => {
-            certificate::authenticate(state, client_id, ctx).await
+            Box::pin(certificate::authenticate(state, client_id, ctx)).await
         }
     }
 }

@@ -3,10 +3,12 @@
 
 use super::{AuthenticatedBy, AuthenticatedClient, accept, locked_out, refuse, unavailable};
 use crate::oauth::TokenError;
-use crate::secret::VerifyError;
+use std::sync::Arc;
+
+use crate::secret::{CredentialTag, VerifyError};
 use crate::state::AppState;
-use crate::store::StoredSecret;
 use crate::store::client_auth::ClientAuthentication;
+use crate::store::{StoredSecret, TokenClient};
 
 /// Checks `secret` for `client_id` from `source`. Unknown, disabled and wrong all give the
 /// same `invalid_client`; `challenge` says whether Basic was used (RFC 6749 §5.2).
@@ -18,15 +20,7 @@ pub(super) async fn authenticate(
     challenge: bool,
 ) -> Result<AuthenticatedClient, TokenError> {
     let client = state.clients.get(client_id).await.map_err(unavailable)?;
-    let now = chrono::Utc::now().timestamp();
-    // A client registered with another method has no secret that counts (it may keep old
-    // ones from before it changed): it gets the decoy, like an unknown client.
-    let live: Vec<&StoredSecret> = match &client {
-        Some(c) if matches!(c.authentication, ClientAuthentication::Secret) => {
-            c.live_secrets(now).collect()
-        }
-        _ => Vec::new(),
-    };
+    let live = live_secrets(client.as_deref());
     // A pair verified recently is recognised by its HMAC tag, without argon2.
     let tag = state.credential_key.tag(client_id, secret);
     let ttl = state.settings.verified_credential_ttl;
@@ -44,6 +38,37 @@ pub(super) async fn authenticate(
         );
     }
     state.metrics.credential_cache(false);
+    // Boxed: the argon2 path's future is several kilobytes, and every request's future is
+    // moved whole a few times on its way to the runtime; the cached path must not carry it.
+    Box::pin(verify_uncached(
+        state, client, client_id, secret, tag, source, challenge,
+    ))
+    .await
+}
+
+/// The secrets of `client` that count now. A client registered with another method has none
+/// (it may keep old ones from before it changed): it gets the decoy, like an unknown client.
+fn live_secrets(client: Option<&TokenClient>) -> Vec<&StoredSecret> {
+    match client {
+        Some(c) if matches!(c.authentication, ClientAuthentication::Secret) => {
+            c.live_secrets(chrono::Utc::now().timestamp()).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// A pair not verified recently: argon2id, unless the client or the source is locked out.
+async fn verify_uncached(
+    state: &AppState,
+    client: Option<Arc<TokenClient>>,
+    client_id: &str,
+    secret: &[u8],
+    tag: CredentialTag,
+    source: Option<std::net::IpAddr>,
+    challenge: bool,
+) -> Result<AuthenticatedClient, TokenError> {
+    let live = live_secrets(client.as_deref());
+    let ttl = state.settings.verified_credential_ttl;
     // Before any argon2 work: a client id or source under attack answers nothing but 429,
     // whichever replica counted its failures.
     if let Some(locked) = locked_out(state, client_id, source).await {
