@@ -12,50 +12,48 @@ pub type Metadata = crate::CachedDocument;
 
 /// Renders the metadata document for `issuer` and the current API catalog.
 pub fn render_metadata(issuer: &str, apis: &[Api], settings: &crate::config::Settings) -> Metadata {
-    {
-        let mut scopes: Vec<String> = apis
-            .iter()
-            .flat_map(|a| a.permissions.iter().map(move |p| format!("{}:{p}", a.name)))
-            .collect();
-        scopes.sort();
-        // Certificates reach us over our own TLS or from trusted proxies: the certificate
-        // methods are offered only where one of them is configured.
-        let certificates = settings.tls.is_some() || settings.client_cert_header.is_some();
-        let mut methods = vec![
-            "client_secret_basic",
-            "client_secret_post",
-            "private_key_jwt",
-        ];
-        if certificates {
-            // CA-issued certificates can be checked only against a configured CA.
-            if settings.client_ca_file.is_some() {
-                methods.push("tls_client_auth");
-            }
-            methods.push("self_signed_tls_client_auth");
+    let mut scopes: Vec<String> = apis
+        .iter()
+        .flat_map(|a| a.permissions.iter().map(move |p| format!("{}:{p}", a.name)))
+        .collect();
+    scopes.sort();
+    // Certificates reach us over our own TLS or from trusted proxies: the certificate
+    // methods are offered only where one of them is configured.
+    let certificates = settings.tls.is_some() || settings.client_cert_header.is_some();
+    let mut methods = vec![
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+    ];
+    if certificates {
+        // CA-issued certificates can be checked only against a configured CA.
+        if settings.client_ca_file.is_some() {
+            methods.push("tls_client_auth");
         }
-        let algs: Vec<&str> = AssertionAlg::ALL.iter().map(|a| a.as_str()).collect();
-        let mut doc = serde_json::json!({
-            "issuer": issuer,
-            "token_endpoint": format!("{issuer}/oauth2/token"),
-            "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
-            "grant_types_supported": ["client_credentials"],
-            "token_endpoint_auth_methods_supported": methods,
-            "token_endpoint_auth_signing_alg_values_supported": algs,
-            "introspection_endpoint": format!("{issuer}/oauth2/introspect"),
-            "introspection_endpoint_auth_methods_supported": methods,
-            "introspection_endpoint_auth_signing_alg_values_supported": algs,
-            "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
-            "revocation_endpoint_auth_methods_supported": methods,
-            "revocation_endpoint_auth_signing_alg_values_supported": algs,
-            "dpop_signing_alg_values_supported": super::dpop::algorithms(),
-            "scopes_supported": scopes,
-            "response_types_supported": [],
-        });
-        if certificates {
-            doc["tls_client_certificate_bound_access_tokens"] = true.into();
-        }
-        Metadata::new(serde_json::to_vec(&doc).unwrap_or_default())
+        methods.push("self_signed_tls_client_auth");
     }
+    let algs: Vec<&str> = AssertionAlg::ALL.iter().map(|a| a.as_str()).collect();
+    let mut doc = serde_json::json!({
+        "issuer": issuer,
+        "token_endpoint": format!("{issuer}/oauth2/token"),
+        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "grant_types_supported": ["client_credentials"],
+        "token_endpoint_auth_methods_supported": methods,
+        "token_endpoint_auth_signing_alg_values_supported": algs,
+        "introspection_endpoint": format!("{issuer}/oauth2/introspect"),
+        "introspection_endpoint_auth_methods_supported": methods,
+        "introspection_endpoint_auth_signing_alg_values_supported": algs,
+        "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
+        "revocation_endpoint_auth_methods_supported": methods,
+        "revocation_endpoint_auth_signing_alg_values_supported": algs,
+        "dpop_signing_alg_values_supported": super::dpop::algorithms(),
+        "scopes_supported": scopes,
+        "response_types_supported": [],
+    });
+    if certificates {
+        doc["tls_client_certificate_bound_access_tokens"] = true.into();
+    }
+    Metadata::new(serde_json::to_vec(&doc).unwrap_or_default())
 }
 
 fn not_modified(req: &HttpRequest, etag: &str) -> bool {

@@ -1,10 +1,10 @@
 //! `client_secret_basic` / `client_secret_post`: cached verifications first, argon2id off the
 //! reactor otherwise.
 
-use super::{AuthenticatedBy, AuthenticatedClient, accept, locked_out, refuse, unavailable};
-use crate::oauth::TokenError;
 use std::sync::Arc;
 
+use super::{AuthenticatedBy, AuthenticatedClient, accept, locked_out, refuse, unavailable};
+use crate::oauth::TokenError;
 use crate::secret::{CredentialTag, VerifyError};
 use crate::state::AppState;
 use crate::store::client_auth::ClientAuthentication;
