@@ -80,7 +80,8 @@ pub fn init() -> FlushOnExit {
     FlushOnExit(writer)
 }
 
-/// Writes every queued line and stops the writer thread when dropped (at the end of `main`).
+/// Writes every queued line and stops the writer thread when dropped (at the end of `main`),
+/// waiting at most a second for stderr.
 #[must_use = "dropping it at once stops the log writer"]
 pub struct FlushOnExit(Option<JoinHandle<()>>);
 
@@ -90,7 +91,15 @@ impl Drop for FlushOnExit {
             return;
         };
         LINES.close();
-        let _ = writer.join();
+        // A stderr nobody reads (a full pipe) must not keep the process from exiting: wait a
+        // second at most, as tracing-appender's guard did.
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while !writer.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if writer.is_finished() {
+            let _ = writer.join();
+        }
     }
 }
 
