@@ -53,14 +53,14 @@ pub struct Metrics {
     hot: HotSeries,
 }
 
-/// Handles onto the series every token request touches (they share the family's storage).
+/// Handles onto the series requests touch all the time, resolved once (they share the
+/// families' storage).
 struct HotSeries {
     issued: Counter,
     cache_hit: Counter,
     cache_miss: Counter,
-    token_latency: Histogram,
-    /// Resource servers fetch the JWKS as often as clients fetch tokens.
-    jwks_latency: Histogram,
+    /// The latency series of every endpoint registered at start, in their order there.
+    latency: Vec<(&'static str, Histogram)>,
 }
 
 impl Default for Metrics {
@@ -147,9 +147,6 @@ impl Metrics {
         for result in ["hit", "miss"] {
             let _ = credential_cache.get_or_create(&CacheLabel { result });
         }
-        for endpoint in ["token", "introspect", "revoke", "jwks", "metadata", "admin"] {
-            let _ = request_seconds.get_or_create(&EndpointLabel { endpoint });
-        }
         let hot = HotSeries {
             issued: token_requests
                 .get_or_create(&OutcomeLabel { outcome: "issued" })
@@ -160,12 +157,13 @@ impl Metrics {
             cache_miss: credential_cache
                 .get_or_create(&CacheLabel { result: "miss" })
                 .clone(),
-            token_latency: request_seconds
-                .get_or_create(&EndpointLabel { endpoint: "token" })
-                .clone(),
-            jwks_latency: request_seconds
-                .get_or_create(&EndpointLabel { endpoint: "jwks" })
-                .clone(),
+            latency: ["token", "introspect", "revoke", "jwks", "metadata", "admin"]
+                .into_iter()
+                .map(|endpoint| {
+                    let series = request_seconds.get_or_create(&EndpointLabel { endpoint });
+                    (endpoint, series.clone())
+                })
+                .collect(),
         };
         Metrics {
             hot,
@@ -194,10 +192,8 @@ impl Metrics {
 
     /// Records one request's latency.
     pub fn request(&self, endpoint: &'static str, took: Duration) {
-        match endpoint {
-            "token" => return self.hot.token_latency.observe(took.as_secs_f64()),
-            "jwks" => return self.hot.jwks_latency.observe(took.as_secs_f64()),
-            _ => {}
+        if let Some((_, series)) = self.hot.latency.iter().find(|(e, _)| *e == endpoint) {
+            return series.observe(took.as_secs_f64());
         }
         self.request_seconds
             .get_or_create(&EndpointLabel { endpoint })
