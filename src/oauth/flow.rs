@@ -213,10 +213,11 @@ struct JwtIssuer<'a> {
 #[async_trait]
 impl Issuer for JwtIssuer<'_> {
     async fn issue(&mut self, oxide_grant: OxideGrant) -> Result<IssuedToken, ()> {
+        // The flow issues once a request: what the slot holds is moved out, not copied.
         let (client, grant, secret_id, confirmation) = {
-            let slot = self.slot.lock();
-            match (slot.client.clone(), slot.grant.clone()) {
-                (Some(c), Some(g)) => (c, g, slot.secret_id.clone(), slot.confirmation.clone()),
+            let mut slot = self.slot.lock();
+            match (slot.client.clone(), slot.grant.take()) {
+                (Some(c), Some(g)) => (c, g, slot.secret_id.take(), slot.confirmation.take()),
                 _ => {
                     drop(slot);
                     self.slot.fail(TokenError::ServerError);
@@ -237,7 +238,7 @@ impl Issuer for JwtIssuer<'_> {
             &ring,
             &self.state.issuer,
             &client.client_id,
-            &grant,
+            grant,
             confirmation.as_ref(),
             ttl,
             now,
@@ -342,17 +343,15 @@ struct FlowRequest {
 
 impl FlowRequest {
     fn new(request: &TokenRequest, client_id: &str) -> Self {
-        let mut params: Vec<(String, String)> = vec![
-            ("grant_type".into(), "client_credentials".into()),
-            ("client_id".into(), client_id.to_owned()),
-            ("client_secret".into(), AUTHENTICATED.to_owned()),
-        ];
+        // Names and fixed values borrowed: only the client id and scope are copied.
+        let mut body = NormalizedParameter::new();
+        body.insert_or_poison("grant_type".into(), "client_credentials".into());
+        body.insert_or_poison("client_id".into(), client_id.to_owned().into());
+        body.insert_or_poison("client_secret".into(), AUTHENTICATED.into());
         if let Some(scope) = &request.scope {
-            params.push(("scope".into(), scope.clone()));
+            body.insert_or_poison("scope".into(), scope.clone().into());
         }
-        FlowRequest {
-            body: params.into_iter().collect(),
-        }
+        FlowRequest { body }
     }
 }
 

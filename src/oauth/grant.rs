@@ -72,11 +72,13 @@ pub fn negotiate<'r>(
     let mut audiences: Vec<String> = chosen.iter().map(|s| s.audience.clone()).collect();
     audiences.sort();
     audiences.dedup();
-    let scope = chosen
-        .iter()
-        .map(|s| s.scope.as_str())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let mut scope = String::with_capacity(chosen.iter().map(|s| s.scope.len() + 1).sum());
+    for s in &chosen {
+        if !scope.is_empty() {
+            scope.push(' ');
+        }
+        scope.push_str(&s.scope);
+    }
     Ok(Grant { scope, audiences })
 }
 
@@ -159,12 +161,13 @@ pub fn issued_at_ms(jti: &str, iat: i64) -> i64 {
     }
 }
 
-/// Signs an access token for `client_id` with the key that signs at `now`.
+/// Signs an access token for `client_id` with the key that signs at `now`; the grant's scope
+/// moves into the answer.
 pub fn sign_access_token(
     ring: &SigningKeyRing,
     issuer: &str,
     client_id: &str,
-    grant: &Grant,
+    grant: Grant,
     cnf: Option<&Confirmation>,
     ttl_seconds: u32,
     now: chrono::DateTime<chrono::Utc>,
@@ -203,7 +206,7 @@ pub fn sign_access_token(
             "Bearer"
         },
         expires_in: ttl_seconds,
-        scope: grant.scope.clone(),
+        scope: grant.scope,
     })
 }
 

@@ -1,6 +1,8 @@
 //! Parsing OAuth requests: content type, form body, client authentication; the token request,
 //! and the requests about a token (introspection, revocation).
 
+use std::borrow::Cow;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use zeroize::Zeroizing;
@@ -297,8 +299,11 @@ fn is_form_content_type(value: Option<&[u8]>) -> bool {
 }
 
 /// Decodes one `application/x-www-form-urlencoded` component strictly: `+` is a space,
-/// `%XX` a byte, and the result must be UTF-8.
-fn form_decode(raw: &[u8]) -> Option<String> {
+/// `%XX` a byte, and the result must be UTF-8. A component without escapes is borrowed.
+fn form_decode(raw: &[u8]) -> Option<Cow<'_, str>> {
+    if !raw.iter().any(|b| matches!(b, b'+' | b'%')) {
+        return std::str::from_utf8(raw).ok().map(Cow::Borrowed);
+    }
     let mut out = Vec::with_capacity(raw.len());
     let mut i = 0;
     while i < raw.len() {
@@ -314,7 +319,7 @@ fn form_decode(raw: &[u8]) -> Option<String> {
         }
         i += 1;
     }
-    String::from_utf8(out).ok()
+    String::from_utf8(out).ok().map(Cow::Owned)
 }
 
 fn parse_form(body: &[u8]) -> Result<Form, TokenError> {
@@ -326,15 +331,16 @@ fn parse_form(body: &[u8]) -> Result<Form, TokenError> {
         };
         let key = form_decode(raw_key)
             .ok_or_else(|| TokenError::invalid_request("body is not valid form-encoded UTF-8"))?;
-        let value =
-            Zeroizing::new(form_decode(raw_value).ok_or_else(|| {
-                TokenError::invalid_request("body is not valid form-encoded UTF-8")
-            })?);
+        let mut value = Zeroizing::new(
+            form_decode(raw_value)
+                .ok_or_else(|| TokenError::invalid_request("body is not valid form-encoded UTF-8"))?
+                .into_owned(),
+        );
         // RFC 6749 §3.1: a parameter without a value is treated as omitted.
         if value.is_empty() {
             continue;
         }
-        let slot = match key.as_str() {
+        let slot = match &*key {
             "grant_type" => &mut form.grant_type,
             "scope" => &mut form.scope,
             "client_id" => &mut form.client_id,
@@ -352,7 +358,7 @@ fn parse_form(body: &[u8]) -> Result<Form, TokenError> {
                 continue;
             }
             "resource" => {
-                form.resources.push(value.to_string());
+                form.resources.push(std::mem::take(&mut *value));
                 continue;
             }
             "token" => {
@@ -364,7 +370,8 @@ fn parse_form(body: &[u8]) -> Result<Form, TokenError> {
 
             _ => continue,
         };
-        if slot.replace(value.to_string()).is_some() {
+        // Not a secret: moved out of its zeroizing wrapper rather than copied.
+        if slot.replace(std::mem::take(&mut *value)).is_some() {
             return Err(repeated(&key));
         }
     }
@@ -399,8 +406,14 @@ fn parse_basic(value: &[u8]) -> Result<(String, Zeroizing<String>), TokenError> 
         .iter()
         .position(|b| *b == b':')
         .ok_or_else(|| bad.clone())?;
-    let id = form_decode(&decoded[..colon]).ok_or_else(|| bad.clone())?;
-    let secret = Zeroizing::new(form_decode(&decoded[colon + 1..]).ok_or_else(|| bad.clone())?);
+    let id = form_decode(&decoded[..colon])
+        .ok_or_else(|| bad.clone())?
+        .into_owned();
+    let secret = Zeroizing::new(
+        form_decode(&decoded[colon + 1..])
+            .ok_or_else(|| bad.clone())?
+            .into_owned(),
+    );
     if id.is_empty() {
         return Err(bad);
     }
