@@ -99,7 +99,9 @@ instructions() { # NAME ENDPOINT N
 }
 
 syscalls() { # NAME ENDPOINT N
-  start "$1"
+  # Pinned to one CPU, as in the timed comparisons: one worker each (unpinned, Tessera would
+  # run one a core against the floor's one, and batch fewer requests a wake-up).
+  start "$1" taskset -c 0
   drive "$url" "$2" 50 1 "" "" "$basic" # warm
   strace -c -f -p "$pid" -o "$work/strace" 2>/dev/null & local tracer=$!
   sleep 1
