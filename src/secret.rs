@@ -372,7 +372,14 @@ impl Argon2Pool {
                             }
                             // Idle: give the 19 MiB back. Under glibc it is mapped on its own
                             // (see `server::tune_allocator`), so freeing it unmaps it at once.
-                            Err(RecvTimeoutError::Timeout) => memory = Vec::new(),
+                            // The burst that needed it also loaded clients from the database;
+                            // what that left free between cache entries goes back too.
+                            Err(RecvTimeoutError::Timeout) => {
+                                if memory.capacity() > 0 {
+                                    memory = Vec::new();
+                                    crate::server::release_free_memory();
+                                }
+                            }
                             Err(RecvTimeoutError::Disconnected) => break,
                         }
                     }
