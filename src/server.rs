@@ -107,10 +107,11 @@ pub unsafe fn tune_allocator() {
     }
 }
 
-/// Gives the heap's free pages back to the OS (glibc's `malloc_trim`), after a burst of cold
-/// clients: their database loads leave free chunks between the long-lived cache entries that
-/// glibc keeps resident (100k clients, 10k active: 62.8 → 58.0 MiB RSS). Walks the free lists
-/// under each arena's lock: for a thread off the request path, once a burst is over.
+/// Gives the heap's free pages back to the OS (glibc's `malloc_trim`). Database loads of cold
+/// clients and the usage flush of many clients leave free chunks between the long-lived cache
+/// entries, which glibc keeps resident (100k clients, 10k active: 62.8 → 58.0 MiB RSS, and
+/// it grew back within seconds when only the end of a cold burst trimmed). Walks the free
+/// lists under each arena's lock: for a thread off the request path.
 pub fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu", not(feature = "mimalloc")))]
     // SAFETY: malloc_trim only returns free memory to the OS; any thread may call it.
@@ -370,13 +371,23 @@ async fn stop_on_signal(state: web::Data<AppState>, server: actix_web::dev::Serv
 /// How often buffered `last_used_at` and finished per-minute counters are written.
 const FLUSH_EVERY: Duration = Duration::from_secs(5);
 
+/// A flush of at least this many rows is followed by [`release_free_memory`]: a few clients'
+/// worth of buffers is not worth a walk of the heap every five seconds.
+const TRIM_AFTER_ROWS: usize = 1_000;
+
 async fn flush_loop(state: web::Data<AppState>) {
     let mut tick = tokio::time::interval(FLUSH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if let Err(e) = state.usage.flush(&state.db, false).await {
-            tracing::warn!(error = %e, "flushing usage failed; will retry");
+        match state.usage.flush(&state.db, false).await {
+            // Many clients' buffers and their database writes were freed just now, between
+            // long-lived cache entries: give those pages back, off the async worker.
+            Ok(written) if written >= TRIM_AFTER_ROWS => {
+                let _ = tokio::task::spawn_blocking(release_free_memory).await;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "flushing usage failed; will retry"),
         }
     }
 }
