@@ -38,6 +38,9 @@ static NO_REDIRECT: LazyLock<RegisteredUrl> = LazyLock::new(|| {
     RegisteredUrl::Semantic(url::Url::parse("urn:ietf:wg:oauth:2.0:oob").expect("static URL"))
 });
 
+/// The scope oxide-auth carries: empty, and so free to copy (see `ClientRegistrar::negotiate`).
+static NO_SCOPE: LazyLock<Scope> = LazyLock::new(|| "".parse().expect("static scope"));
+
 /// What oxide-auth is given as the client's passphrase: the client authenticated before the
 /// flow, so this only marks the request as one with credentials (oxide-auth insists).
 const AUTHENTICATED: &str = "authenticated-before-the-flow";
@@ -96,6 +99,7 @@ pub async fn issue_token(
     let endpoint = TokenEndpoint {
         registrar: ClientRegistrar {
             slot: SlotRef(&slot),
+            requested: request.scope.as_deref(),
             resources: &request.resources,
         },
         issuer: JwtIssuer {
@@ -107,7 +111,7 @@ pub async fn issue_token(
     let mut flow = ClientCredentialsFlow::prepare(endpoint).map_err(|_| TokenError::ServerError)?;
     // The client id reaches oxide-auth as a body parameter, with the marker as passphrase.
     flow.allow_credentials_in_body(true);
-    let outcome = flow.execute(FlowRequest::new(&request, &client_id)).await;
+    let outcome = flow.execute(FlowRequest::new(&client_id)).await;
     let mut slot = slot.into_inner().unwrap_or_else(|p| p.into_inner());
     match (outcome, slot.issued.take(), slot.failure.take()) {
         (Ok(_), Some(issued), None) => Ok(issued),
@@ -147,6 +151,10 @@ fn confirmation(
 
 struct ClientRegistrar<'a> {
     slot: SlotRef<'a>,
+    /// The requested scope, validated by our parser (RFC 6749 §3.3). It reaches `negotiate`
+    /// from here rather than through oxide-auth, which would parse it into a hash set and
+    /// clone that twice on the way.
+    requested: Option<&'a str>,
     resources: &'a [String],
 }
 
@@ -165,13 +173,13 @@ impl Registrar for ClientRegistrar<'_> {
     async fn negotiate<'b>(
         &self,
         bound: BoundClient<'b>,
-        scope: Option<Scope>,
+        _: Option<Scope>,
     ) -> Result<PreGrant, RegistrarError> {
         let Some(client) = self.slot.lock().client.clone() else {
             self.slot.fail(TokenError::ServerError);
             return Err(RegistrarError::PrimitiveError);
         };
-        let requested = scope.as_ref().map(|s| s.iter());
+        let requested = self.requested.map(|s| s.split(' '));
         let grant = match negotiate(&client, requested, self.resources) {
             Ok(grant) => grant,
             Err(e) => {
@@ -179,15 +187,14 @@ impl Registrar for ClientRegistrar<'_> {
                 return Err(RegistrarError::Unspecified);
             }
         };
-        let scope = grant.scope.parse().map_err(|_| {
-            self.slot.fail(TokenError::ServerError);
-            RegistrarError::PrimitiveError
-        })?;
         self.slot.lock().grant = Some(grant);
+        // The granted scope stays in the slot, where the issuer signs it into the token and
+        // the response is built from it. oxide-auth would only copy its own copy (a hash set
+        // of strings) four times and write it into a response body we do not send.
         Ok(PreGrant {
             client_id: bound.client_id.into_owned(),
             redirect_uri: NO_REDIRECT.clone(),
-            scope,
+            scope: NO_SCOPE.clone(),
         })
     }
 
@@ -342,15 +349,13 @@ struct FlowRequest {
 }
 
 impl FlowRequest {
-    fn new(request: &TokenRequest, client_id: &str) -> Self {
-        // Names and fixed values borrowed: only the client id and scope are copied.
+    fn new(client_id: &str) -> Self {
+        // Names and fixed values borrowed: only the client id is copied. The scope goes to the
+        // registrar directly (`ClientRegistrar::requested`).
         let mut body = NormalizedParameter::new();
         body.insert_or_poison("grant_type".into(), "client_credentials".into());
         body.insert_or_poison("client_id".into(), client_id.to_owned().into());
         body.insert_or_poison("client_secret".into(), AUTHENTICATED.into());
-        if let Some(scope) = &request.scope {
-            body.insert_or_poison("scope".into(), scope.clone().into());
-        }
         FlowRequest { body }
     }
 }
