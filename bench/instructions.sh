@@ -8,6 +8,9 @@
 # Usage: bench/instructions.sh    Env: BIN=target/release/tessera TOKENS=500 JWKS=1000
 #                                      SYSCALL_REQUESTS=2000 FLOOR=1 (0: Tessera only)
 #                                      RUST_LOG (default: Tessera's default, access log on)
+#                                      CACHE=1: also callgrind's cache simulation (misses a
+#                                      request in a simulated I1/D1/last-level cache: a model,
+#                                      for machines whose hardware counters are not readable)
 # Requests go one after another on one keep-alive connection (callgrind) or eight (strace),
 # after 50 unmeasured ones. Needs valgrind and strace (installed from the distribution if
 # missing). Talks only to 127.0.0.1; servers are stopped on exit.
@@ -15,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 HARNESS="$(cd "${HARNESS:-../shared/bench}" && pwd)"
 TOKENS="${TOKENS:-500}"; JWKS="${JWKS:-1000}"; SYSCALL_REQUESTS="${SYSCALL_REQUESTS:-2000}"
-FLOOR="${FLOOR:-1}"
+FLOOR="${FLOOR:-1}"; CACHE="${CACHE:-0}"
 for tool in valgrind strace; do
   command -v "$tool" >/dev/null || { apt-get install -y -qq "$tool" >/dev/null || exit 3; }
 done
@@ -90,12 +93,20 @@ PY
 }
 
 instructions() { # NAME ENDPOINT N
-  start "$1" valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$work/cg.%p"
+  local sim=(); [ "$CACHE" = 1 ] && sim=(--cache-sim=yes)
+  start "$1" valgrind --tool=callgrind "${sim[@]}" --instr-atstart=no --callgrind-out-file="$work/cg.%p"
   drive "$url" "$2" "$3" 1 "callgrind_control -i on $pid >/dev/null 2>&1" "callgrind_control -i off $pid >/dev/null 2>&1" "$basic"
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; pid=""
-  local total; total="$(cat "$work"/cg.* | awk '/^totals:/ {s += $2} END {print s}')"
+  # Sums each event over the process's threads' files, in the order their `events:` line names.
+  cat "$work"/cg.* | awk -v n="$3" -v who="$1 $2" '
+    /^events:/ {for (i = 2; i <= NF; i++) name[i - 1] = $i; k = NF - 1}
+    /^totals:/ {for (i = 2; i <= NF; i++) sum[i - 1] += $i}
+    END {line = sprintf("%-8s %-6s instructions a request: %d", substr(who, 1, index(who, " ") - 1), substr(who, index(who, " ") + 1), sum[1] / n)
+      if (k > 1) {line = line " (simulated cache misses a request:"
+        for (i = 2; i <= k; i++) if (name[i] ~ /mr$|mw$/) line = line sprintf(" %s %d", name[i], sum[i] / n)
+        line = line ")"}
+      print line}'
   rm -f "$work"/cg.*
-  printf '%-8s %-6s instructions a request: %d\n' "$1" "$2" "$((total / $3))"
 }
 
 syscalls() { # NAME ENDPOINT N
