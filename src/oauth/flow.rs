@@ -111,7 +111,7 @@ pub async fn issue_token(
     let mut flow = ClientCredentialsFlow::prepare(endpoint).map_err(|_| TokenError::ServerError)?;
     // The client id reaches oxide-auth as a body parameter, with the marker as passphrase.
     flow.allow_credentials_in_body(true);
-    let outcome = flow.execute(FlowRequest::new(&client_id)).await;
+    let outcome = flow.execute(FlowRequest::new(client_id)).await;
     let mut slot = slot.into_inner().unwrap_or_else(|p| p.into_inner());
     match (outcome, slot.issued.take(), slot.failure.take()) {
         (Ok(_), Some(issued), None) => Ok(issued),
@@ -345,18 +345,20 @@ impl Endpoint<FlowRequest> for TokenEndpoint<'_> {
 
 /// The request as oxide-auth sees it: body parameters only.
 struct FlowRequest {
-    body: NormalizedParameter,
+    /// Handed over, not lent: oxide-auth keeps an owned copy of the body it is given, and a
+    /// lent one it would clone (the map and the client id in it).
+    body: Option<NormalizedParameter>,
 }
 
 impl FlowRequest {
-    fn new(client_id: &str) -> Self {
-        // Names and fixed values borrowed: only the client id is copied. The scope goes to the
+    fn new(client_id: String) -> Self {
+        // Names and fixed values borrowed: only the client id is owned. The scope goes to the
         // registrar directly (`ClientRegistrar::requested`).
         let mut body = NormalizedParameter::new();
         body.insert_or_poison("grant_type".into(), "client_credentials".into());
-        body.insert_or_poison("client_id".into(), client_id.to_owned().into());
+        body.insert_or_poison("client_id".into(), client_id.into());
         body.insert_or_poison("client_secret".into(), AUTHENTICATED.into());
-        FlowRequest { body }
+        FlowRequest { body: Some(body) }
     }
 }
 
@@ -369,7 +371,9 @@ impl WebRequest for FlowRequest {
     }
 
     fn urlbody(&mut self) -> Result<Cow<'_, dyn QueryParameter + 'static>, FlowFailure> {
-        Ok(Cow::Borrowed(&self.body))
+        // oxide-auth reads the body once, when the flow starts. Asked again, it gets an empty
+        // one, on which the flow fails (no grant type) rather than issuing anything.
+        Ok(Cow::Owned(self.body.take().unwrap_or_default()))
     }
 
     fn authheader(&mut self) -> Result<Option<Cow<'_, str>>, FlowFailure> {
