@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Service;
-use actix_web::{App, HttpResponse, HttpServer, middleware, web};
+use actix_web::http::header;
+use actix_web::{App, HttpResponse, HttpServer, web};
 use arc_swap::ArcSwap;
 
 use crate::config::Settings;
@@ -257,6 +258,16 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
                         .write();
                     }
                     if let Ok(r) = response.as_mut() {
+                        // Every response, errors included, is to be taken as the type it says
+                        // it is. (Set here rather than by `DefaultHeaders`: one middleware
+                        // layer less on every request.)
+                        let headers = r.headers_mut();
+                        if !headers.contains_key(header::X_CONTENT_TYPE_OPTIONS) {
+                            headers.insert(
+                                header::X_CONTENT_TYPE_OPTIONS,
+                                header::HeaderValue::from_static("nosniff"),
+                            );
+                        }
                         if let Ok(value) =
                             actix_web::http::header::HeaderValue::from_bytes(request_id.as_bytes())
                         {
@@ -273,8 +284,6 @@ pub async fn serve(settings: Settings) -> Result<(), ServeError> {
                     response
                 }
             })
-            // Every response, errors included, is to be taken as the type it says it is.
-            .wrap(middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
             .configure(routes)
     })
     .client_request_timeout(state.settings.request_timeout)

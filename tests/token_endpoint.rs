@@ -86,6 +86,17 @@ impl Reply {
                 .any(|d| d.trim().eq_ignore_ascii_case("no-store")),
             "{what}: Cache-Control is {cc:?}, expected no-store"
         );
+        self.assert_nosniff(what);
+    }
+
+    /// Asserts one `X-Content-Type-Options: nosniff` (every response of the server).
+    fn assert_nosniff(&self, what: &str) {
+        assert_eq!(
+            self.headers.get("x-content-type-options"),
+            Some(&vec!["nosniff".to_owned()]),
+            "{what}: X-Content-Type-Options (status {})",
+            self.status
+        );
     }
 
     /// Asserts an RFC 6749 §5.2 error: status, `error` code, a string `error_description`,
@@ -1326,6 +1337,10 @@ async fn get_on_token_endpoint_is_405() {
         allow.contains("POST"),
         "405 must carry Allow: POST, got {allow:?}"
     );
+    for path in ["/no-such-path", "/.well-known/jwks.json"] {
+        let resp = common::http().get(s.url(path)).send().await.expect("GET");
+        Reply::from_reqwest(resp).await.assert_nosniff(path);
+    }
 
     assert_still_serving(&s, &id, &secret).await;
 }
