@@ -299,27 +299,44 @@ fn is_form_content_type(value: Option<&[u8]>) -> bool {
 }
 
 /// Decodes one `application/x-www-form-urlencoded` component strictly: `+` is a space,
-/// `%XX` a byte, and the result must be UTF-8. A component without escapes is borrowed.
+/// `%XX` a byte (two hex digits, nothing else), and the result must be UTF-8. A component
+/// without escapes is borrowed; runs between escapes are copied whole.
 fn form_decode(raw: &[u8]) -> Option<Cow<'_, str>> {
-    if !raw.iter().any(|b| matches!(b, b'+' | b'%')) {
+    let is_escape = |b: &u8| matches!(b, b'+' | b'%');
+    let Some(first) = raw.iter().position(is_escape) else {
         return std::str::from_utf8(raw).ok().map(Cow::Borrowed);
-    }
+    };
     let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        match raw[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = raw.get(i + 1..i + 3)?;
-                let hex = std::str::from_utf8(hex).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
+    out.extend_from_slice(&raw[..first]);
+    let mut rest = &raw[first..];
+    while let Some((&b, tail)) = rest.split_first() {
+        match b {
+            b'+' => {
+                out.push(b' ');
+                rest = tail;
             }
-            b => out.push(b),
+            b'%' => {
+                let [high, low, ..] = *tail else {
+                    return None;
+                };
+                out.push(hex_digit(high)? << 4 | hex_digit(low)?);
+                rest = &tail[2..];
+            }
+            _ => {
+                let run = rest.iter().position(is_escape).unwrap_or(rest.len());
+                out.extend_from_slice(&rest[..run]);
+                rest = &rest[run..];
+            }
         }
-        i += 1;
     }
     String::from_utf8(out).ok().map(Cow::Owned)
+}
+
+/// One hex digit's value. (`u8::from_str_radix` would also take a sign: `%+1`.)
+fn hex_digit(b: u8) -> Option<u8> {
+    char::from(b)
+        .to_digit(16)
+        .and_then(|d| u8::try_from(d).ok())
 }
 
 fn parse_form(body: &[u8]) -> Result<Form, TokenError> {
@@ -428,6 +445,54 @@ mod tests {
 
     fn parse(auth: &[&str], body: &str) -> Result<TokenRequest, TokenError> {
         TokenRequest::parse(FORM, auth.iter().map(|a| a.as_bytes()), body.as_bytes())
+    }
+
+    #[test]
+    fn form_components_decode_strictly() {
+        let ok = |raw: &str, want: &str| {
+            assert_eq!(
+                form_decode(raw.as_bytes()).as_deref(),
+                Some(want),
+                "{raw:?}"
+            );
+        };
+        ok("", "");
+        ok("client_credentials", "client_credentials");
+        ok("api%3Aread%20api%3Awrite", "api:read api:write");
+        ok("a+b++c", "a b  c");
+        ok("%41%4a%4A%7e", "AJJ~");
+        ok("caf%C3%A9+%E2%82%AC", "café €");
+        ok("%25%2B+", "%+ ");
+        for bad in [
+            "%", "%4", "a%4", "%zz", "%+1", "%-1", "%1 ", "%FF", "%C3", "a%C3+",
+        ] {
+            assert_eq!(form_decode(bad.as_bytes()), None, "{bad:?} must be refused");
+        }
+        assert_eq!(form_decode(b"\xff"), None, "raw bytes must be UTF-8 too");
+    }
+
+    proptest::proptest! {
+        /// Any string, escaped as a form encoder may (each byte kept, `%XX` in either case,
+        /// or a space as `+`), decodes back to itself.
+        #[test]
+        fn form_decode_inverts_any_escaping(
+            s in ".*",
+            choices in proptest::collection::vec(0u8..4, 0..256),
+        ) {
+            let mut raw = String::new();
+            for (i, &b) in s.as_bytes().iter().enumerate() {
+                let choice = choices.get(i).copied().unwrap_or(0);
+                match (b, choice) {
+                    (b' ', 0) => raw.push('+'),
+                    (b'+' | b'%', _) | (_, 1) => raw.push_str(&format!("%{b:02X}")),
+                    (_, 2) => raw.push_str(&format!("%{b:02x}")),
+                    _ if b.is_ascii() => raw.push(char::from(b)),
+                    _ => raw.push_str(&format!("%{b:02X}")),
+                }
+            }
+            let decoded = form_decode(raw.as_bytes());
+            proptest::prop_assert_eq!(decoded.as_deref(), Some(s.as_str()));
+        }
     }
 
     #[test]
