@@ -9,22 +9,20 @@
 //! outcome in a per-request [`Slot`] and build the HTTP response ourselves from it.
 
 use std::borrow::Cow;
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
+use std::cell::{RefCell, RefMut};
+use std::sync::{Arc, LazyLock};
 
-use async_trait::async_trait;
 use oxide_auth::endpoint::{
-    NormalizedParameter, OAuthError, OwnerConsent, QueryParameter, Scopes, Solicitation, Template,
-    WebRequest, WebResponse,
+    ClientCredentialsFlow, Endpoint, NormalizedParameter, OAuthError, OwnerConsent, OwnerSolicitor,
+    QueryParameter, Scopes, Solicitation, Template, WebRequest, WebResponse,
 };
+use oxide_auth::primitives::authorizer::Authorizer;
 use oxide_auth::primitives::grant::Grant as OxideGrant;
-use oxide_auth::primitives::issuer::{IssuedToken, RefreshedToken, TokenType};
+use oxide_auth::primitives::issuer::{IssuedToken, Issuer, RefreshedToken, TokenType};
 use oxide_auth::primitives::registrar::{
-    BoundClient, ClientUrl, PreGrant, RegisteredUrl, RegistrarError,
+    BoundClient, ClientUrl, PreGrant, RegisteredUrl, Registrar, RegistrarError,
 };
 use oxide_auth::primitives::scope::Scope;
-use oxide_auth_async::endpoint::client_credentials::ClientCredentialsFlow;
-use oxide_auth_async::endpoint::{Endpoint, OwnerSolicitor};
-use oxide_auth_async::primitives::{Authorizer, Issuer, Registrar};
 
 use super::TokenError;
 use super::authenticate::{AuthContext, AuthenticatedBy, AuthenticatedClient, authenticate};
@@ -57,12 +55,13 @@ struct Slot {
     failure: Option<TokenError>,
 }
 
-struct SlotRef<'a>(&'a Mutex<Slot>);
+/// The flow runs synchronously on the request's task: a `RefCell` is enough, and no step
+/// holds it while calling another.
+struct SlotRef<'a>(&'a RefCell<Slot>);
 
 impl SlotRef<'_> {
-    fn lock(&self) -> MutexGuard<'_, Slot> {
-        // A poisoned slot only means another step panicked; its data is still coherent.
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> RefMut<'_, Slot> {
+        self.0.borrow_mut()
     }
 
     fn fail(&self, error: TokenError) {
@@ -87,7 +86,7 @@ pub async fn issue_token(
     )?;
     let AuthenticatedClient { client, by } = authenticated;
     let client_id = client.client_id.clone();
-    let slot = Mutex::new(Slot {
+    let slot = RefCell::new(Slot {
         client: Some(client),
         secret_id: match by {
             AuthenticatedBy::Secret(id) => Some(id),
@@ -111,8 +110,10 @@ pub async fn issue_token(
     let mut flow = ClientCredentialsFlow::prepare(endpoint).map_err(|_| TokenError::ServerError)?;
     // The client id reaches oxide-auth as a body parameter, with the marker as passphrase.
     flow.allow_credentials_in_body(true);
-    let outcome = flow.execute(FlowRequest::new(client_id)).await;
-    let mut slot = slot.into_inner().unwrap_or_else(|p| p.into_inner());
+    // Every step is in memory (the client authenticated above; the signature is a few tens of
+    // microseconds), so oxide-auth's synchronous flow runs it: no boxed future a step.
+    let outcome = flow.execute(FlowRequest::new(client_id));
+    let mut slot = slot.into_inner();
     match (outcome, slot.issued.take(), slot.failure.take()) {
         (Ok(_), Some(issued), None) => Ok(issued),
         (_, _, Some(failure)) => Err(failure),
@@ -158,23 +159,15 @@ struct ClientRegistrar<'a> {
     resources: &'a [String],
 }
 
-#[async_trait]
 impl Registrar for ClientRegistrar<'_> {
-    async fn bound_redirect<'b>(
-        &self,
-        bound: ClientUrl<'b>,
-    ) -> Result<BoundClient<'b>, RegistrarError> {
+    fn bound_redirect<'b>(&self, bound: ClientUrl<'b>) -> Result<BoundClient<'b>, RegistrarError> {
         Ok(BoundClient {
             client_id: bound.client_id,
             redirect_uri: Cow::Borrowed(&NO_REDIRECT),
         })
     }
 
-    async fn negotiate<'b>(
-        &self,
-        bound: BoundClient<'b>,
-        _: Option<Scope>,
-    ) -> Result<PreGrant, RegistrarError> {
+    fn negotiate(&self, bound: BoundClient, _: Option<Scope>) -> Result<PreGrant, RegistrarError> {
         let Some(client) = self.slot.lock().client.clone() else {
             self.slot.fail(TokenError::ServerError);
             return Err(RegistrarError::PrimitiveError);
@@ -198,7 +191,7 @@ impl Registrar for ClientRegistrar<'_> {
         })
     }
 
-    async fn check(&self, client_id: &str, _: Option<&[u8]>) -> Result<(), RegistrarError> {
+    fn check(&self, client_id: &str, _: Option<&[u8]>) -> Result<(), RegistrarError> {
         // The client authenticated before the flow; the flow must be about that client.
         let slot = self.slot.lock();
         match &slot.client {
@@ -217,9 +210,8 @@ struct JwtIssuer<'a> {
     slot: SlotRef<'a>,
 }
 
-#[async_trait]
 impl Issuer for JwtIssuer<'_> {
-    async fn issue(&mut self, oxide_grant: OxideGrant) -> Result<IssuedToken, ()> {
+    fn issue(&mut self, oxide_grant: OxideGrant) -> Result<IssuedToken, ()> {
         // The flow issues once a request: what the slot holds is moved out, not copied.
         let (client, grant, secret_id, confirmation) = {
             let mut slot = self.slot.lock();
@@ -271,15 +263,15 @@ impl Issuer for JwtIssuer<'_> {
         Ok(token)
     }
 
-    async fn refresh(&mut self, _: &str, _: OxideGrant) -> Result<RefreshedToken, ()> {
+    fn refresh(&mut self, _: &str, _: OxideGrant) -> Result<RefreshedToken, ()> {
         Err(())
     }
 
-    async fn recover_token(&mut self, _: &str) -> Result<Option<OxideGrant>, ()> {
+    fn recover_token<'a>(&'a self, _: &'a str) -> Result<Option<OxideGrant>, ()> {
         Ok(None)
     }
 
-    async fn recover_refresh(&mut self, _: &str) -> Result<Option<OxideGrant>, ()> {
+    fn recover_refresh<'a>(&'a self, _: &'a str) -> Result<Option<OxideGrant>, ()> {
         Ok(None)
     }
 }
@@ -287,9 +279,8 @@ impl Issuer for JwtIssuer<'_> {
 /// Machine clients act for themselves: the owner is the client.
 struct AutoConsent;
 
-#[async_trait]
 impl OwnerSolicitor<FlowRequest> for AutoConsent {
-    async fn check_consent(
+    fn check_consent(
         &mut self,
         _: &mut FlowRequest,
         solicitation: Solicitation<'_>,
@@ -310,19 +301,19 @@ struct FlowFailure;
 impl Endpoint<FlowRequest> for TokenEndpoint<'_> {
     type Error = FlowFailure;
 
-    fn registrar(&self) -> Option<&(dyn Registrar + Sync)> {
+    fn registrar(&self) -> Option<&dyn Registrar> {
         Some(&self.registrar)
     }
 
-    fn authorizer_mut(&mut self) -> Option<&mut (dyn Authorizer + Send)> {
+    fn authorizer_mut(&mut self) -> Option<&mut dyn Authorizer> {
         None
     }
 
-    fn issuer_mut(&mut self) -> Option<&mut (dyn Issuer + Send)> {
+    fn issuer_mut(&mut self) -> Option<&mut dyn Issuer> {
         Some(&mut self.issuer)
     }
 
-    fn owner_solicitor(&mut self) -> Option<&mut (dyn OwnerSolicitor<FlowRequest> + Send)> {
+    fn owner_solicitor(&mut self) -> Option<&mut dyn OwnerSolicitor<FlowRequest>> {
         Some(&mut self.consent)
     }
 
@@ -345,20 +336,26 @@ impl Endpoint<FlowRequest> for TokenEndpoint<'_> {
 
 /// The request as oxide-auth sees it: body parameters only.
 struct FlowRequest {
-    /// Handed over, not lent: oxide-auth keeps an owned copy of the body it is given, and a
-    /// lent one it would clone (the map and the client id in it).
-    body: Option<NormalizedParameter>,
+    body: FlowParameters,
 }
+
+/// A list rather than oxide-auth's `NormalizedParameter` (a hash map of owned strings): three
+/// fixed parameters are found by comparing names, with no hashing and no map to allocate.
+/// oxide-auth's own `QueryParameter` for a `Vec` of pairs answers `None` for a repeated name,
+/// and its synchronous flow borrows the body rather than copying it.
+type FlowParameters = Vec<(&'static str, Cow<'static, str>)>;
 
 impl FlowRequest {
     fn new(client_id: String) -> Self {
         // Names and fixed values borrowed: only the client id is owned. The scope goes to the
         // registrar directly (`ClientRegistrar::requested`).
-        let mut body = NormalizedParameter::new();
-        body.insert_or_poison("grant_type".into(), "client_credentials".into());
-        body.insert_or_poison("client_id".into(), client_id.into());
-        body.insert_or_poison("client_secret".into(), AUTHENTICATED.into());
-        FlowRequest { body: Some(body) }
+        FlowRequest {
+            body: vec![
+                ("grant_type", Cow::Borrowed("client_credentials")),
+                ("client_id", Cow::Owned(client_id)),
+                ("client_secret", Cow::Borrowed(AUTHENTICATED)),
+            ],
+        }
     }
 }
 
@@ -371,9 +368,7 @@ impl WebRequest for FlowRequest {
     }
 
     fn urlbody(&mut self) -> Result<Cow<'_, dyn QueryParameter + 'static>, FlowFailure> {
-        // oxide-auth reads the body once, when the flow starts. Asked again, it gets an empty
-        // one, on which the flow fails (no grant type) rather than issuing anything.
-        Ok(Cow::Owned(self.body.take().unwrap_or_default()))
+        Ok(Cow::Borrowed(&self.body))
     }
 
     fn authheader(&mut self) -> Result<Option<Cow<'_, str>>, FlowFailure> {
