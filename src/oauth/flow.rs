@@ -168,7 +168,8 @@ impl Registrar for ClientRegistrar<'_> {
     }
 
     fn negotiate(&self, bound: BoundClient, _: Option<Scope>) -> Result<PreGrant, RegistrarError> {
-        let Some(client) = self.slot.lock().client.clone() else {
+        let client = self.slot.lock().client.clone();
+        let Some(client) = client else {
             self.slot.fail(TokenError::ServerError);
             return Err(RegistrarError::PrimitiveError);
         };
