@@ -11,6 +11,9 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use super::StoreError;
 use super::audit::record_at;
 
+/// The audit event a client's tokens are counted under.
+const TOKEN_ISSUED: &str = "token.issued";
+
 /// Distinct clients held between flushes; past it, counters for new ids are dropped (a flood of
 /// made-up client ids must not grow memory without bound).
 const MAX_PENDING: usize = 100_000;
@@ -21,7 +24,7 @@ struct Pending {
     /// its entry without allocating or hashing twice. An entry stays while its minute is
     /// counting, so an active client's id is copied once a minute, not once a token.
     issued: HashMap<String, Issued>,
-    secret_last_used: HashMap<String, (String, DateTime<Utc>)>,
+    secret_last_used: HashMap<String, DateTime<Utc>>,
     /// (event type, client id, minute) → count, for the events the server counts (failures,
     /// refusals).
     counters: HashMap<(&'static str, String, DateTime<Utc>), u64>,
@@ -94,10 +97,9 @@ impl UsageRecorder {
         }
         if let Some(secret_id) = secret_id {
             match p.secret_last_used.get_mut(secret_id) {
-                Some(entry) => entry.1 = at,
+                Some(t) => *t = at,
                 None => {
-                    p.secret_last_used
-                        .insert(secret_id.to_owned(), (client_id.to_owned(), at));
+                    p.secret_last_used.insert(secret_id.to_owned(), at);
                 }
             }
         }
@@ -169,7 +171,7 @@ impl UsageRecorder {
                 issued.per_minute.retain(|&(m, n)| {
                     let done = all || m < now_minute;
                     if done {
-                        counters.push((("token.issued", client_id.clone(), m), n));
+                        counters.push(((TOKEN_ISSUED, client_id.clone(), m), n));
                     }
                     !done
                 });
@@ -200,7 +202,7 @@ impl UsageRecorder {
                 p.secret_last_used.entry(k).or_insert(v);
             }
             for ((kind, client_id, m), n) in counters {
-                if kind == "token.issued" {
+                if kind == TOKEN_ISSUED {
                     p.issued.entry(client_id).or_default().add(m, n);
                 } else {
                     *p.counters.entry((kind, client_id, m)).or_default() += n;
@@ -216,7 +218,7 @@ type Counters = Vec<((&'static str, String, DateTime<Utc>), u64)>;
 async fn write(
     db: &DatabaseConnection,
     last_used: &HashMap<String, DateTime<Utc>>,
-    secret_last_used: &HashMap<String, (String, DateTime<Utc>)>,
+    secret_last_used: &HashMap<String, DateTime<Utc>>,
     counters: &Counters,
     events: &[SystemEvent],
 ) -> Result<(), StoreError> {
@@ -229,7 +231,7 @@ async fn write(
                 .exec(&txn)
                 .await?;
         }
-        for (secret_id, (_, at)) in secret_last_used {
+        for (secret_id, at) in secret_last_used {
             client_secret::Entity::update_many()
                 .col_expr(client_secret::Column::LastUsedAt, Expr::value(*at))
                 .filter(client_secret::Column::SecretId.eq(secret_id.as_str()))
@@ -238,7 +240,7 @@ async fn write(
         }
         for ((kind, client_id, at), count) in counters {
             // Issuance is the client's act; failures and refusals are counted by the server.
-            let actor = if *kind == "token.issued" {
+            let actor = if *kind == TOKEN_ISSUED {
                 super::audit::Actor::Client(client_id.clone())
             } else {
                 super::audit::Actor::System
