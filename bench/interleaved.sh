@@ -12,23 +12,23 @@
 # e.g.      bench/interleaved.sh 4 token 64 tessera=tessera floor=floor:ES256:aws-lc
 #           bench/interleaved.sh 3 token 64 default=tessera warn=tessera:warn
 # Env: BIN=target/release/tessera DUR=10 ALG=ES256 (Tessera's keys.algorithm) HARNESS=../shared/bench
-# Prints one line a round: each server's CPU µs a request (user and system), requests/s and non-200 answers, and
-# the hypervisor's steal over the run (ticks of 10 ms, all CPUs). Loopback only.
+# Prints one line a round: each server's CPU µs a request (user and system), requests/s and
+# non-200 answers, and the hypervisor's steal over the run (ticks of 10 ms, all CPUs). Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -ge 4 ] || { sed -n '2,17p' "$0" >&2; exit 2; }
+[ $# -ge 4 ] || { sed -n '2,16p' "$0" >&2; exit 2; }
 ROUNDS="$1"; ENDPOINT="$2"; CONC="$3"; shift 3
 HARNESS="$(cd "${HARNESS:-../shared/bench}" && pwd)"
 DUR="${DUR:-10}"; BIN="$(realpath "${BIN:-target/release/tessera}")"
 floor=target/floor/release/floor
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-work="$(mktemp -d)"; pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$work"; }
+work="$(mktemp -d)"
+declare -A url pid id secret
+cleanup() { for p in "${pid[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-declare -A url pid id secret
 names=()
 for spec in "$@"; do
   name="${spec%%=*}"; server="${spec#*=}"; names+=("$name")
@@ -59,7 +59,6 @@ for spec in "$@"; do
       url[$name]="$(sed -n 's/^tessera listening on //p' "$dir/out")" ;;
     *) echo "interleaved.sh: unknown server $server" >&2; exit 2 ;;
   esac
-  pids+=("${pid[$name]}")
 done
 
 path=/oauth2/token; [ "$ENDPOINT" = jwks ] && path=/.well-known/jwks.json
@@ -67,16 +66,16 @@ ticks() { awk '{print $14, $15}' "/proc/$1/stat"; } # user, system
 steal() { awk '/^cpu / {print $9}' /proc/stat; }
 hz="$(getconf CLK_TCK)"
 echo "# $(date -u +%FT%TZ) $ENDPOINT c=$CONC ${DUR}s a run; servers pinned to CPU 0, wrk to CPU 1"
+load() { # NAME SECONDS
+  CLIENT_ID="${id[$1]}" CLIENT_SECRET="${secret[$1]}" SCOPE="api:read api:write" GEN_CPUS=1 \
+    "$HARNESS/load.sh" "${url[$1]}$path" "$CONC" "$2"
+}
 for round in $(seq "$ROUNDS"); do
   line="round $round:"
   for name in "${names[@]}"; do
-    load() {
-      CLIENT_ID="${id[$name]}" CLIENT_SECRET="${secret[$name]}" SCOPE="api:read api:write" GEN_CPUS=1 \
-        "$HARNESS/load.sh" "${url[$name]}$path" "$CONC" "$1"
-    }
-    load 2 >/dev/null # warm: the client cache, the connections
+    load "$name" 2 >/dev/null # warm: the client cache, the connections
     read -r u0 k0 < <(ticks "${pid[$name]}"); s0="$(steal)"
-    out="$(load "$DUR")"
+    out="$(load "$name" "$DUR")"
     read -r u1 k1 < <(ticks "${pid[$name]}"); s1="$(steal)"
     requests="$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$out")"
     rps="$(sed -n 's/.*rps=\([0-9.]*\).*/\1/p' <<<"$out")"
